@@ -1,0 +1,40 @@
+"""nmi_jupyter: rigorous neural mutual-information estimation, Jupyter-native.
+
+Importing the package pulls in no IPython or widget code; the notebook extension
+is loaded with ``%load_ext nmi_jupyter``.
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from nmi_jupyter import generators
+from nmi_jupyter.engine.api import estimate
+from nmi_jupyter.engine.config import EstimateConfig
+from nmi_jupyter.engine.events import CancelToken, EpochEnded, RunEnded, RunStarted
+from nmi_jupyter.engine.results import EstimateResult, load
+from nmi_jupyter.engine.errors import (
+    InsufficientDataError,
+    InvalidDataError,
+    NeuralMIError,
+    NeuralMIWarning,
+    OptionError,
+)
+
+__all__ = [
+    "__version__",
+    "generators",
+    "estimate",
+    "load",
+    "EstimateConfig",
+    "EstimateResult",
+    "CancelToken",
+    "RunStarted",
+    "EpochEnded",
+    "RunEnded",
+    "NeuralMIError",
+    "InvalidDataError",
+    "InsufficientDataError",
+    "OptionError",
+    "NeuralMIWarning",
+]

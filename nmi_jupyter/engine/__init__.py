@@ -1,0 +1,1 @@
+"""The computational engine: numpy, scipy and torch only, no Jupyter imports."""

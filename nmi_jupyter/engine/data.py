@@ -1,0 +1,135 @@
+"""Input checking and conversion, and train/validation splits.
+
+Everything a user hands us (numpy arrays, torch tensors, pandas objects, nested
+lists) becomes a 2-D float array (samples, features) here, or a
+:class:`~nmi_jupyter.InvalidDataError` explaining what is wrong with it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nmi_jupyter.engine.errors import InsufficientDataError, InvalidDataError
+
+__all__ = ["as_samples", "check_pair", "split_indices", "Standardizer", "MIN_VALIDATION"]
+
+# A validation block smaller than this makes the smoothed curve, and so early
+# stopping, meaningless.
+MIN_VALIDATION = 10
+
+
+def as_samples(data: Any, name: str) -> np.ndarray:
+    """Return ``data`` as a float64 array of shape (n_samples, n_features).
+
+    1-D input is one feature; (N, a, b, ...) input is flattened per sample.
+    """
+    if hasattr(data, "detach") and hasattr(data, "cpu"):  # torch tensor, without importing torch
+        data = data.detach().cpu().numpy()
+    elif hasattr(data, "to_numpy"):  # pandas Series / DataFrame
+        data = data.to_numpy()
+    try:
+        array = np.asarray(data)
+    except (ValueError, TypeError) as exc:
+        raise InvalidDataError(
+            f"{name} could not be read as a numeric array (ragged or mixed data?): {exc}."
+        ) from None
+    if array.dtype == object or not (
+        np.issubdtype(array.dtype, np.number) or array.dtype == np.bool_
+    ):
+        raise InvalidDataError(
+            f"{name} must hold numbers, but its values have type {array.dtype}; "
+            "convert or encode them first."
+        )
+    if np.issubdtype(array.dtype, np.complexfloating):
+        raise InvalidDataError(f"{name} holds complex numbers; pass real and imaginary parts.")
+    if array.ndim == 0:
+        raise InvalidDataError(f"{name} is a single number; it needs one row per sample.")
+    array = array.reshape(len(array), -1) if array.ndim != 1 else array[:, None]
+    if array.shape[0] == 0 or array.shape[1] == 0:
+        raise InvalidDataError(f"{name} is empty (shape {array.shape}).")
+    array = array.astype(np.float64, copy=False)
+    bad = ~np.isfinite(array)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1))
+        raise InvalidDataError(
+            f"{name} contains {bad.sum()} NaN or infinite values (first in sample {rows[0]}); "
+            "drop or impute those samples."
+        )
+    spread = np.ptp(array, axis=0)
+    constant = np.flatnonzero(spread == 0)
+    if constant.size:
+        cols = ", ".join(map(str, constant[:5])) + (" ..." if constant.size > 5 else "")
+        raise InvalidDataError(
+            f"{name} has {constant.size} constant feature(s) (column {cols}); "
+            "they carry no information, remove them."
+        )
+    return array
+
+
+def check_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Convert and check x and y together: same number of samples, at least two."""
+    xs, ys = as_samples(x, "x"), as_samples(y, "y")
+    if len(xs) != len(ys):
+        raise InvalidDataError(
+            f"x and y must have the same number of samples, but x has {len(xs)} and y has {len(ys)}."
+        )
+    return xs, ys
+
+
+def split_indices(
+    n: int,
+    split: str,
+    val_fraction: float,
+    gap: int = 0,
+    rng: np.random.Generator | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Training and validation sample indices.
+
+    ``random``: a random ``val_fraction`` of samples (needs ``rng``).
+    ``blocked``: the last contiguous ``val_fraction`` of samples, with ``gap``
+    samples before it dropped so neighbouring time points do not leak.
+    """
+    n_val = max(int(round(n * val_fraction)), 1)
+    if n_val < MIN_VALIDATION:
+        raise InsufficientDataError(
+            f"With {n} samples and val_fraction={val_fraction}, only {n_val} samples would "
+            f"validate; at least {MIN_VALIDATION} are needed (use more data or a larger "
+            "val_fraction)."
+        )
+    if split == "random":
+        if rng is None:
+            raise ValueError("a random split needs an rng")
+        order = rng.permutation(n)
+        return np.sort(order[n_val:]), np.sort(order[:n_val])
+    n_train = n - n_val - gap
+    if n_train < 1:
+        raise InsufficientDataError(
+            f"A blocked split of {n} samples with a gap of {gap} leaves no training samples."
+        )
+    return np.arange(n_train), np.arange(n - n_val, n)
+
+
+@dataclass(frozen=True)
+class Standardizer:
+    """Per-feature z-scoring with statistics fitted on the training part only."""
+
+    mean: np.ndarray
+    scale: np.ndarray
+
+    @classmethod
+    def fit(cls, data: np.ndarray) -> Standardizer:
+        scale = data.std(axis=0)
+        # A feature that happens to be constant on the training part (but not
+        # overall) is centred only.
+        scale = np.where(scale > 0, scale, 1.0)
+        return cls(mean=data.mean(axis=0), scale=scale)
+
+    @classmethod
+    def identity(cls, n_features: int) -> Standardizer:
+        return cls(mean=np.zeros(n_features), scale=np.ones(n_features))
+
+    def __call__(self, data: np.ndarray) -> np.ndarray:
+        return (data - self.mean) / self.scale

@@ -1,0 +1,97 @@
+"""Events the engine emits while it trains, and the cancellation token.
+
+Leaf module: imports nothing internal.  Observers (widgets, loggers, tests)
+receive these frozen dataclasses; every MI value is in the run's ``units``.
+Observers must be quick: they run on the training thread between epochs.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = [
+    "RunStarted",
+    "EpochEnded",
+    "RunEnded",
+    "Event",
+    "Observer",
+    "CancelToken",
+    "STOP_REASONS",
+]
+
+# Why a run ended -> the sentence shown to users.
+STOP_REASONS = {
+    "early_stopping": "the smoothed validation MI stopped improving",
+    "max_epochs": "the maximum number of epochs was reached",
+    "cancelled": "the run was cancelled",
+    "interrupted": "the run was interrupted (KeyboardInterrupt)",
+    "diverged": "training diverged (a non-finite loss or MI value)",
+}
+
+
+@dataclass(frozen=True)
+class RunStarted:
+    """A training run begins.  ``gamma``/``chunk`` tag runs of a rigorous analysis."""
+
+    run_id: int
+    n_train: int
+    n_val: int
+    max_epochs: int
+    patience: int
+    units: str
+    gamma: int | None = None
+    chunk: int | None = None
+
+
+@dataclass(frozen=True)
+class EpochEnded:
+    """One epoch finished.  ``val_smoothed`` is the whole smoothed curve so far
+    (its last few values still move as epochs arrive)."""
+
+    run_id: int
+    epoch: int
+    train_mi: float
+    val_mi: float
+    val_smoothed: tuple[float, ...]
+    best_epoch: int
+    epochs_since_best: int
+    elapsed: float
+    units: str
+    gamma: int | None = None
+    chunk: int | None = None
+
+
+@dataclass(frozen=True)
+class RunEnded:
+    """A run ended; ``stop_reason`` says why (see ``EstimateResult.stop_reason``)."""
+
+    run_id: int
+    mi: float
+    mi_val: float
+    best_epoch: int
+    epochs_run: int
+    stop_reason: str
+    elapsed: float
+    units: str
+    gamma: int | None = None
+    chunk: int | None = None
+
+
+Event = RunStarted | EpochEnded | RunEnded
+Observer = Callable[[Event], None]
+
+
+class CancelToken:
+    """Thread-safe flag a caller sets to stop training between epochs."""
+
+    def __init__(self) -> None:
+        self._event = threading.Event()
+
+    def cancel(self) -> None:
+        self._event.set()
+
+    @property
+    def cancelled(self) -> bool:
+        return self._event.is_set()

@@ -1,0 +1,87 @@
+"""Embedding networks and critics f(x, y) that produce a score matrix.
+
+Every critic maps a block of ``n`` x-samples (n, dx) and ``n`` y-samples (n, dy)
+to scores (n, n) with ``scores[i, j] = f(x_i, y_j)``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from nmi_jupyter.engine.config import EstimateConfig
+
+__all__ = ["mlp", "SeparableCritic", "BilinearCritic", "ConcatCritic", "build_critic"]
+
+_ACTIVATIONS: dict[str, type[nn.Module]] = {
+    "relu": nn.ReLU,
+    "leaky_relu": nn.LeakyReLU,
+    "elu": nn.ELU,
+    "gelu": nn.GELU,
+    "silu": nn.SiLU,
+    "tanh": nn.Tanh,
+}
+
+
+def mlp(in_dim: int, out_dim: int, hidden_dim: int, n_layers: int, activation: str) -> nn.Sequential:
+    """An MLP with ``n_layers`` hidden layers of width ``hidden_dim``, linear output."""
+    layers: list[nn.Module] = []
+    width = in_dim
+    for _ in range(n_layers):
+        layers += [nn.Linear(width, hidden_dim), _ACTIVATIONS[activation]()]
+        width = hidden_dim
+    layers.append(nn.Linear(width, out_dim))
+    return nn.Sequential(*layers)
+
+
+class SeparableCritic(nn.Module):
+    """f(x, y) = g(x) · h(y): one matrix product scores every pair."""
+
+    def __init__(self, g: nn.Module, h: nn.Module) -> None:
+        super().__init__()
+        self.g, self.h = g, h
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.g(x) @ self.h(y).T
+
+
+class BilinearCritic(nn.Module):
+    """f(x, y) = g(x)ᵀ W h(y) with a learned W, initialised to the identity."""
+
+    def __init__(self, g: nn.Module, h: nn.Module, embedding_dim: int) -> None:
+        super().__init__()
+        self.g, self.h = g, h
+        self.weight = nn.Parameter(torch.eye(embedding_dim))
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.g(x) @ self.weight @ self.h(y).T
+
+
+class ConcatCritic(nn.Module):
+    """f(x, y) = MLP([x; y]) evaluated on all n² pairs.
+
+    The first layer is split, W[x; y] = W_x x + W_y y, so the (n, n, dx + dy)
+    concatenated input is never built: only the (n, n, hidden) activations are.
+    """
+
+    def __init__(self, x_dim: int, y_dim: int, hidden_dim: int, n_layers: int, activation: str):
+        super().__init__()
+        self.x_in = nn.Linear(x_dim, hidden_dim)
+        self.y_in = nn.Linear(y_dim, hidden_dim, bias=False)
+        self.act = _ACTIVATIONS[activation]()
+        self.rest = mlp(hidden_dim, 1, hidden_dim, n_layers - 1, activation)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        hidden = self.act(self.x_in(x)[:, None, :] + self.y_in(y)[None, :, :])
+        return self.rest(hidden).squeeze(-1)
+
+
+def build_critic(config: EstimateConfig, x_dim: int, y_dim: int) -> nn.Module:
+    """The critic named by ``config.critic`` for inputs of the given widths."""
+    if config.critic == "concat":
+        return ConcatCritic(x_dim, y_dim, config.hidden_dim, config.n_layers, config.activation)
+    g = mlp(x_dim, config.embedding_dim, config.hidden_dim, config.n_layers, config.activation)
+    h = mlp(y_dim, config.embedding_dim, config.hidden_dim, config.n_layers, config.activation)
+    if config.critic == "bilinear":
+        return BilinearCritic(g, h, config.embedding_dim)
+    return SeparableCritic(g, h)

@@ -1,0 +1,184 @@
+"""One training run: minibatch Adam on -bound, per-epoch evaluation, smoothing,
+early stopping, best-checkpoint restore.  Emits events; never prints."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+
+from nmi_jupyter.engine.bounds import get_bound
+from nmi_jupyter.engine.config import EstimateConfig
+from nmi_jupyter.engine.early_stopping import EarlyStopping
+from nmi_jupyter.engine.events import CancelToken, EpochEnded, Observer, RunEnded, RunStarted
+from nmi_jupyter.engine.models import build_critic
+from nmi_jupyter.engine.units import from_nats
+
+__all__ = ["TrainData", "TrainOutcome", "train_run", "evaluate_bound"]
+
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """Prepared float32 tensors (already standardised, on the training device)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
+
+
+@dataclass
+class TrainOutcome:
+    """Raw output of :func:`train_run`; every MI is in nats."""
+
+    train: np.ndarray
+    val: np.ndarray
+    val_smoothed: np.ndarray
+    best_epoch: int  # -1 when no epoch finished
+    stop_reason: str
+    elapsed: float
+    critic: nn.Module = field(repr=False)
+
+    @property
+    def epochs_run(self) -> int:
+        return len(self.val)
+
+
+@torch.no_grad()
+def evaluate_bound(
+    critic: nn.Module,
+    bound: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    y: torch.Tensor,
+    block_size: int,
+    order: torch.Tensor | None = None,
+) -> float:
+    """The bound on a whole set, in nats: the size-weighted mean over near-equal blocks
+    of about ``block_size`` samples (memory stays O(block_size²) for any set size)."""
+    n = len(x)
+    if order is not None:
+        x, y = x[order], y[order]
+    n_blocks = max(n // block_size, 1)
+    total = 0.0
+    for idx in torch.arange(n, device=x.device).tensor_split(n_blocks):
+        total += float(bound(critic(x[idx], y[idx]))) * len(idx)
+    return total / n
+
+
+def train_run(
+    data: TrainData,
+    config: EstimateConfig,
+    *,
+    init_seed: int,
+    shuffle_seed: int,
+    observer: Observer | None = None,
+    cancel: CancelToken | None = None,
+    run_id: int = 0,
+    gamma: int | None = None,
+    chunk: int | None = None,
+) -> TrainOutcome:
+    """Train one critic and return its histories and the restored best checkpoint.
+
+    Stops between epochs when ``cancel`` is set, and on KeyboardInterrupt (the
+    partial epoch is discarded); in both cases the best finished epoch is kept.
+    """
+    device = data.x_train.device
+    units = config.units
+    tags = {"run_id": run_id, "gamma": gamma, "chunk": chunk}
+    emit = observer or (lambda event: None)
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed)
+        critic = build_critic(config, data.x_train.shape[1], data.y_train.shape[1]).to(device)
+    optimizer = torch.optim.Adam(critic.parameters(), lr=config.lr)
+    bound = get_bound(config.estimator, config.smile_clip)
+    shuffler = torch.Generator().manual_seed(shuffle_seed)
+    # Evaluation blocks use one fixed random order per set, so blocks mix the whole
+    # set (not neighbouring samples) and the curve moves only with the model.
+    train_order = torch.randperm(len(data.x_train), generator=shuffler).to(device)
+    val_order = torch.randperm(len(data.x_val), generator=shuffler).to(device)
+    stopper = EarlyStopping(
+        config.patience, config.min_improvement, config.median_window, config.gaussian_sigma
+    )
+    n_train, batch = len(data.x_train), config.batch_size
+    n_batches = n_train // batch  # the incomplete last batch is dropped (reshuffled each epoch)
+    block = config.effective_eval_batch_size
+
+    emit(RunStarted(n_train=n_train, n_val=len(data.x_val), max_epochs=config.epochs,
+                    patience=config.patience, units=units, **tags))
+    train_hist: list[float] = []
+    val_hist: list[float] = []
+    smoothed = np.empty(0)
+    checkpoints: dict[int, dict[str, torch.Tensor]] = {}
+    best_epoch, stop_reason = -1, "max_epochs"
+    start = time.perf_counter()
+    try:
+        for epoch in range(config.epochs):
+            if cancel is not None and cancel.cancelled:
+                stop_reason = "cancelled"
+                break
+            critic.train()
+            perm = torch.randperm(n_train, generator=shuffler).to(device)
+            finite = True
+            for b in range(n_batches):
+                idx = perm[b * batch : (b + 1) * batch]
+                loss = -bound(critic(data.x_train[idx], data.y_train[idx]))
+                optimizer.zero_grad(set_to_none=True)
+                loss.backward()
+                optimizer.step()
+                if not torch.isfinite(loss):
+                    finite = False
+                    break
+            critic.eval()
+            train_mi = evaluate_bound(critic, bound, data.x_train, data.y_train, block, train_order)
+            val_mi = evaluate_bound(critic, bound, data.x_val, data.y_val, block, val_order)
+            if not (finite and math.isfinite(train_mi) and math.isfinite(val_mi)):
+                stop_reason = "diverged"
+                break
+            decision = stopper.update(val_mi)
+            state = {k: v.detach().clone() for k, v in critic.state_dict().items()}
+            # Commit the epoch in one short step so an interrupt cannot leave the
+            # histories, the checkpoints and the best epoch out of step.
+            checkpoints[epoch] = state
+            train_hist.append(train_mi)
+            val_hist.append(val_mi)
+            smoothed, best_epoch = decision.smoothed, decision.best_epoch
+            for old in [e for e in checkpoints if e not in decision.keep]:
+                del checkpoints[old]
+            emit(EpochEnded(
+                epoch=epoch,
+                train_mi=float(from_nats(train_mi, units)),
+                val_mi=float(from_nats(val_mi, units)),
+                val_smoothed=tuple(float(v) for v in from_nats(smoothed, units)),
+                best_epoch=best_epoch,
+                epochs_since_best=decision.epochs_since_best,
+                elapsed=time.perf_counter() - start,
+                units=units,
+                **tags,
+            ))
+            if decision.stop:
+                stop_reason = "early_stopping"
+                break
+    except KeyboardInterrupt:
+        stop_reason = "interrupted"
+    if best_epoch in checkpoints:
+        critic.load_state_dict(checkpoints[best_epoch])
+    elapsed = time.perf_counter() - start
+    train_arr, val_arr = np.array(train_hist), np.array(val_hist)
+    emit(RunEnded(
+        mi=float(from_nats(train_arr[best_epoch], units)) if best_epoch >= 0 else math.nan,
+        mi_val=float(from_nats(val_arr[best_epoch], units)) if best_epoch >= 0 else math.nan,
+        best_epoch=best_epoch,
+        epochs_run=len(val_hist),
+        stop_reason=stop_reason,
+        elapsed=elapsed,
+        units=units,
+        **tags,
+    ))
+    return TrainOutcome(train_arr, val_arr, smoothed, best_epoch, stop_reason, elapsed, critic)
