@@ -9,10 +9,8 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from nmi_jupyter import generators
-from nmi_jupyter.engine.api import estimate
+from nmi_jupyter.engine.api import estimate, rigorous
 from nmi_jupyter.engine.config import EstimateConfig
-from nmi_jupyter.engine.events import CancelToken, EpochEnded, RunEnded, RunStarted
-from nmi_jupyter.engine.results import EstimateResult, load
 from nmi_jupyter.engine.errors import (
     InsufficientDataError,
     InvalidDataError,
@@ -20,11 +18,17 @@ from nmi_jupyter.engine.errors import (
     NeuralMIWarning,
     OptionError,
 )
+from nmi_jupyter.engine.events import CancelToken, EpochEnded, RunEnded, RunStarted
+from nmi_jupyter.engine.results import EstimateResult, load
+from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord
 
 __all__ = [
     "__version__",
     "generators",
     "estimate",
+    "rigorous",
+    "RigorousResult",
+    "RunRecord",
     "load",
     "EstimateConfig",
     "EstimateResult",

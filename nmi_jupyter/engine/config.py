@@ -142,9 +142,7 @@ class EstimateConfig:
         self._set("lr", _check_positive("lr", self.lr))
         self._set("smile_clip", _check_positive("smile_clip", self.smile_clip))
         self._set("gaussian_sigma", _check_positive("gaussian_sigma", self.gaussian_sigma, True))
-        self._set(
-            "min_improvement", _check_positive("min_improvement", self.min_improvement, True)
-        )
+        self._set("min_improvement", _check_positive("min_improvement", self.min_improvement, True))
         fraction = self.val_fraction
         if not (isinstance(fraction, numbers.Real) and 0 < fraction < 0.5):
             raise OptionError(
@@ -192,9 +190,7 @@ def make_config(base: EstimateConfig | None = None, /, **options: Any) -> Estima
 def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
     if value not in choices:
         hint = closest_option_hint(str(value), choices)
-        raise OptionError(
-            f"{name} must be one of {', '.join(choices)}; got {value!r}{hint}."
-        )
+        raise OptionError(f"{name} must be one of {', '.join(choices)}; got {value!r}{hint}.")
 
 
 def _check_int(name: str, value: Any, minimum: int) -> int:

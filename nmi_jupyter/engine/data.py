@@ -12,9 +12,17 @@ from typing import Any
 
 import numpy as np
 
-from nmi_jupyter.engine.errors import InsufficientDataError, InvalidDataError
+from nmi_jupyter.engine.errors import InsufficientDataError, InvalidDataError, OptionError
 
-__all__ = ["as_samples", "check_pair", "split_indices", "Standardizer", "MIN_VALIDATION"]
+__all__ = [
+    "as_samples",
+    "check_pair",
+    "split_indices",
+    "Standardizer",
+    "gamma_chunks",
+    "check_gammas",
+    "MIN_VALIDATION",
+]
 
 # A validation block smaller than this makes the smoothed curve, and so early
 # stopping, meaningless.
@@ -47,9 +55,9 @@ def as_samples(data: Any, name: str) -> np.ndarray:
         raise InvalidDataError(f"{name} holds complex numbers; pass real and imaginary parts.")
     if array.ndim == 0:
         raise InvalidDataError(f"{name} is a single number; it needs one row per sample.")
-    array = array.reshape(len(array), -1) if array.ndim != 1 else array[:, None]
-    if array.shape[0] == 0 or array.shape[1] == 0:
+    if array.size == 0:
         raise InvalidDataError(f"{name} is empty (shape {array.shape}).")
+    array = array.reshape(len(array), -1) if array.ndim != 1 else array[:, None]
     array = array.astype(np.float64, copy=False)
     bad = ~np.isfinite(array)
     if bad.any():
@@ -74,7 +82,8 @@ def check_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
     xs, ys = as_samples(x, "x"), as_samples(y, "y")
     if len(xs) != len(ys):
         raise InvalidDataError(
-            f"x and y must have the same number of samples, but x has {len(xs)} and y has {len(ys)}."
+            "x and y must have the same number of samples, "
+            f"but x has {len(xs)} and y has {len(ys)}."
         )
     return xs, ys
 
@@ -133,3 +142,37 @@ class Standardizer:
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
         return (data - self.mean) / self.scale
+
+
+def gamma_chunks(
+    n: int, gammas: list[int], split: str, rng: np.random.Generator
+) -> dict[int, list[np.ndarray]]:
+    """The subsampling plan of rigorous mode: for each gamma, ``gamma`` disjoint equal
+    chunks of ``n // gamma`` sample indices cut from one master order.
+
+    The master order is one random permutation for i.i.d. samples (``split="random"``)
+    and the time order for time series (``split="blocked"``), so chunks are then
+    contiguous blocks.  The same order serves every gamma.
+    """
+    order = rng.permutation(n) if split == "random" else np.arange(n)
+    plan = {}
+    for gamma in gammas:
+        size = n // gamma
+        plan[gamma] = [np.sort(order[c * size : (c + 1) * size]) for c in range(gamma)]
+    return plan
+
+
+def check_gammas(gammas: Any) -> list[int]:
+    """Validate a gamma list: distinct integers >= 1, returned sorted."""
+    try:
+        items = list(gammas)
+        values = sorted({int(g) for g in items if float(g) == int(g)})
+        ok = len(values) == len(items) and all(g >= 1 for g in values)
+    except (TypeError, ValueError):
+        ok = False
+    if not ok or len(values) < 2:
+        raise OptionError(
+            f"gammas must be at least two distinct integers >= 1 (e.g. range(1, 11)), "
+            f"not {gammas!r}."
+        )
+    return values

@@ -23,7 +23,9 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
-def mlp(in_dim: int, out_dim: int, hidden_dim: int, n_layers: int, activation: str) -> nn.Sequential:
+def mlp(
+    in_dim: int, out_dim: int, hidden_dim: int, n_layers: int, activation: str
+) -> nn.Sequential:
     """An MLP with ``n_layers`` hidden layers of width ``hidden_dim``, linear output."""
     layers: list[nn.Module] = []
     width = in_dim

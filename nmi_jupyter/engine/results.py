@@ -26,7 +26,7 @@ FORMAT_VERSION = 1
 STOPPED_REASONS = ("cancelled", "interrupted")
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class History:
     """Per-epoch values (epoch 0 first) in the result's units."""
 
@@ -34,16 +34,26 @@ class History:
     val: np.ndarray
     val_smoothed: np.ndarray
 
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, History):
+            return NotImplemented
+        return all(
+            np.array_equal(getattr(self, k), getattr(other, k), equal_nan=True)
+            for k in ("train", "val", "val_smoothed")
+        )
+
+    __hash__ = None  # type: ignore[assignment]
+
     @property
     def epochs(self) -> np.ndarray:
         return np.arange(len(self.val))
 
     def to_dict(self) -> dict[str, list[float | None]]:
-        return {k: _floats_out(getattr(self, k)) for k in ("train", "val", "val_smoothed")}
+        return {k: floats_out(getattr(self, k)) for k in ("train", "val", "val_smoothed")}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> History:
-        return cls(**{k: _floats_in(data[k]) for k in ("train", "val", "val_smoothed")})
+        return cls(**{k: floats_in(data[k]) for k in ("train", "val", "val_smoothed")})
 
 
 @dataclass(frozen=True)
@@ -104,7 +114,7 @@ class EstimateResult:
         lines = [
             f"MI estimate: {self.mi:.4f} {self.units} (validation {self.mi_val:.4f} {self.units})",
             f"training: best epoch {self.best_epoch} of {self.epochs_run} run "
-            f"(max {s['epochs']}); stopped because {_reason_text(self.stop_reason)}",
+            f"(max {s['epochs']}); stopped because {reason_text(self.stop_reason)}",
             f"setup: {s['estimator']} bound, {s['critic']} critic, {self.n_train} train / "
             f"{self.n_val} validation samples, x {self.x_dim}-d, y {self.y_dim}-d, "
             f"{self.elapsed:.1f} s on {self.device}",
@@ -137,7 +147,7 @@ class EstimateResult:
             ("MI", f"{self.mi:.4f} {self.units}"),
             ("validation MI", f"{self.mi_val:.4f} {self.units}"),
             ("best epoch", f"{self.best_epoch} of {self.epochs_run} (max {s['epochs']})"),
-            ("stopped because", _reason_text(self.stop_reason)),
+            ("stopped because", reason_text(self.stop_reason)),
             ("estimator / critic", f"{s['estimator']} / {s['critic']}"),
             ("samples", f"{self.n_train} train, {self.n_val} validation"),
             ("dimensions", f"x {self.x_dim}, y {self.y_dim}"),
@@ -177,8 +187,8 @@ class EstimateResult:
         """Plain data (JSON-serialisable; NaN becomes None)."""
         return {
             "kind": "estimate",
-            "mi": _float_out(self.mi),
-            "mi_val": _float_out(self.mi_val),
+            "mi": float_out(self.mi),
+            "mi_val": float_out(self.mi_val),
             "units": self.units,
             "best_epoch": self.best_epoch,
             "stop_reason": self.stop_reason,
@@ -198,7 +208,7 @@ class EstimateResult:
     def from_dict(cls, data: dict[str, Any]) -> EstimateResult:
         data = dict(data)
         data.pop("kind", None)
-        data["mi"], data["mi_val"] = _float_in(data["mi"]), _float_in(data["mi_val"])
+        data["mi"], data["mi_val"] = float_in(data["mi"]), float_in(data["mi_val"])
         data["history"] = History.from_dict(data["history"])
         return cls(**data)
 
@@ -219,11 +229,18 @@ def save_json(result: dict[str, Any], path: str | os.PathLike) -> None:
         json.dump(envelope, f, indent=1, allow_nan=False)
 
 
-_KINDS: dict[str, Any] = {"estimate": EstimateResult}
+def _result_kinds() -> dict[str, Any]:
+    # Imported here: rigorous_result builds on this module.
+    from nmi_jupyter.engine.rigorous_result import RigorousResult
+
+    return {"estimate": EstimateResult, "rigorous": RigorousResult}
 
 
-def load(path: str | os.PathLike) -> EstimateResult:
-    """Read a result written by ``save``.  Plain JSON: nothing in the file is executed."""
+def load(path: str | os.PathLike) -> Any:
+    """Read a result written by ``save`` (an EstimateResult or a RigorousResult).
+
+    Plain JSON: nothing in the file is executed.
+    """
     try:
         with open(path, encoding="utf-8") as f:
             envelope = json.load(f)
@@ -241,29 +258,32 @@ def load(path: str | os.PathLike) -> EstimateResult:
         )
     result = envelope.get("result", {})
     kind = result.get("kind")
-    if kind not in _KINDS:
+    kinds = _result_kinds()
+    if kind not in kinds:
         raise NeuralMIError(f"{os.fspath(path)!r} holds an unknown result kind {kind!r}.")
     try:
-        return _KINDS[kind].from_dict(result)
+        return kinds[kind].from_dict(result)
     except (KeyError, TypeError, ValueError) as exc:
-        raise NeuralMIError(f"{os.fspath(path)!r} is an incomplete or damaged result ({exc}).")
+        raise NeuralMIError(
+            f"{os.fspath(path)!r} is an incomplete or damaged result ({exc})."
+        ) from None
 
 
-def _reason_text(reason: str) -> str:
+def reason_text(reason: str) -> str:
     return STOP_REASONS.get(reason, reason)
 
 
-def _float_out(value: float) -> float | None:
+def float_out(value: float) -> float | None:
     return float(value) if math.isfinite(value) else None
 
 
-def _float_in(value: float | None) -> float:
+def float_in(value: float | None) -> float:
     return math.nan if value is None else float(value)
 
 
-def _floats_out(values: np.ndarray) -> list[float | None]:
-    return [_float_out(v) for v in np.asarray(values, dtype=float)]
+def floats_out(values: np.ndarray) -> list[float | None]:
+    return [float_out(v) for v in np.asarray(values, dtype=float)]
 
 
-def _floats_in(values: list[float | None]) -> np.ndarray:
-    return np.array([_float_in(v) for v in values], dtype=float)
+def floats_in(values: list[float | None]) -> np.ndarray:
+    return np.array([float_in(v) for v in values], dtype=float)

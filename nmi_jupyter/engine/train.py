@@ -22,7 +22,6 @@ from nmi_jupyter.engine.units import from_nats
 __all__ = ["TrainData", "TrainOutcome", "train_run", "evaluate_bound"]
 
 
-
 @dataclass(frozen=True)
 class TrainData:
     """Prepared float32 tensors (already standardised, on the training device)."""
@@ -110,8 +109,6 @@ def train_run(
     n_batches = n_train // batch  # the incomplete last batch is dropped (reshuffled each epoch)
     block = config.effective_eval_batch_size
 
-    emit(RunStarted(n_train=n_train, n_val=len(data.x_val), max_epochs=config.epochs,
-                    patience=config.patience, units=units, **tags))
     train_hist: list[float] = []
     val_hist: list[float] = []
     smoothed = np.empty(0)
@@ -119,6 +116,16 @@ def train_run(
     best_epoch, stop_reason = -1, "max_epochs"
     start = time.perf_counter()
     try:
+        emit(
+            RunStarted(
+                n_train=n_train,
+                n_val=len(data.x_val),
+                max_epochs=config.epochs,
+                patience=config.patience,
+                units=units,
+                **tags,
+            )
+        )
         for epoch in range(config.epochs):
             if cancel is not None and cancel.cancelled:
                 stop_reason = "cancelled"
@@ -151,17 +158,19 @@ def train_run(
             smoothed, best_epoch = decision.smoothed, decision.best_epoch
             for old in [e for e in checkpoints if e not in decision.keep]:
                 del checkpoints[old]
-            emit(EpochEnded(
-                epoch=epoch,
-                train_mi=float(from_nats(train_mi, units)),
-                val_mi=float(from_nats(val_mi, units)),
-                val_smoothed=tuple(float(v) for v in from_nats(smoothed, units)),
-                best_epoch=best_epoch,
-                epochs_since_best=decision.epochs_since_best,
-                elapsed=time.perf_counter() - start,
-                units=units,
-                **tags,
-            ))
+            emit(
+                EpochEnded(
+                    epoch=epoch,
+                    train_mi=float(from_nats(train_mi, units)),
+                    val_mi=float(from_nats(val_mi, units)),
+                    val_smoothed=tuple(float(v) for v in from_nats(smoothed, units)),
+                    best_epoch=best_epoch,
+                    epochs_since_best=decision.epochs_since_best,
+                    elapsed=time.perf_counter() - start,
+                    units=units,
+                    **tags,
+                )
+            )
             if decision.stop:
                 stop_reason = "early_stopping"
                 break
@@ -171,14 +180,16 @@ def train_run(
         critic.load_state_dict(checkpoints[best_epoch])
     elapsed = time.perf_counter() - start
     train_arr, val_arr = np.array(train_hist), np.array(val_hist)
-    emit(RunEnded(
-        mi=float(from_nats(train_arr[best_epoch], units)) if best_epoch >= 0 else math.nan,
-        mi_val=float(from_nats(val_arr[best_epoch], units)) if best_epoch >= 0 else math.nan,
-        best_epoch=best_epoch,
-        epochs_run=len(val_hist),
-        stop_reason=stop_reason,
-        elapsed=elapsed,
-        units=units,
-        **tags,
-    ))
+    emit(
+        RunEnded(
+            mi=float(from_nats(train_arr[best_epoch], units)) if best_epoch >= 0 else math.nan,
+            mi_val=float(from_nats(val_arr[best_epoch], units)) if best_epoch >= 0 else math.nan,
+            best_epoch=best_epoch,
+            epochs_run=len(val_hist),
+            stop_reason=stop_reason,
+            elapsed=elapsed,
+            units=units,
+            **tags,
+        )
+    )
     return TrainOutcome(train_arr, val_arr, smoothed, best_epoch, stop_reason, elapsed, critic)

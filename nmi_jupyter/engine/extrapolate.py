@@ -1,0 +1,278 @@
+"""The gamma fit of rigorous mode: pure functions of numbers (numpy/scipy, no torch).
+
+A run trained on N/gamma samples overestimates MI by about a/(N/gamma), so the
+per-run MI is linear in gamma: MI(gamma) = I + a*gamma.  The intercept I at
+gamma = 0 (infinite data) is the bias-corrected MI.
+
+:func:`fit_gamma_line` does weighted least squares over the per-run points, each
+gamma's runs weighted 1/count (every gamma counts once), tests linearity with a
+quadratic fit (delta = |a2/a1|), drops the largest gammas while the curve bends,
+and returns a :class:`GammaFit` with intervals and a reliability verdict in words.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+from scipy import stats
+
+from nmi_jupyter.engine.errors import OptionError
+
+__all__ = ["GammaFit", "WLSFit", "fit_gamma_line", "wls", "curvature_delta", "check_fit_options"]
+
+DEFAULT_DELTA_THRESHOLD = 0.1
+DEFAULT_MIN_GAMMA_POINTS = 5
+DEFAULT_CONFIDENCE_LEVEL = 0.68
+# N/gamma below this many samples per run: the bound is trained on very little data.
+DEFAULT_SAMPLE_FLOOR = 300
+# Dropping gamma = 1 moves the intercept by more than this many standard errors
+# of the difference: the fit leans on one point.
+LEVERAGE_Z = 3.0
+
+
+@dataclass(frozen=True)
+class WLSFit:
+    """A weighted least-squares polynomial fit ``y = sum_k coef[k] * x**k``."""
+
+    coef: np.ndarray  # (degree + 1,), constant first
+    cov: np.ndarray  # (degree + 1, degree + 1), scaled by the residual variance
+    scale: float  # residual variance per unit weight, sum(w r^2) / dof
+    dof: int
+    r2: float
+
+
+def wls(x: np.ndarray, y: np.ndarray, w: np.ndarray, degree: int = 1) -> WLSFit:
+    """Weighted least squares of ``y`` on powers of ``x`` (weights as inverse variances
+    up to a common scale, which is estimated from the residuals)."""
+    x, y, w = (np.asarray(a, dtype=np.float64) for a in (x, y, w))
+    design = np.vander(x, degree + 1, increasing=True)
+    sw = np.sqrt(w)
+    coef, *_ = np.linalg.lstsq(design * sw[:, None], y * sw, rcond=None)
+    resid = y - design @ coef
+    dof = len(y) - (degree + 1)
+    scale = float(np.sum(w * resid**2) / dof) if dof > 0 else math.nan
+    xtwx_inv = np.linalg.pinv(design.T @ (design * w[:, None]))
+    ybar = np.sum(w * y) / np.sum(w)
+    total = float(np.sum(w * (y - ybar) ** 2))
+    r2 = 1.0 - float(np.sum(w * resid**2)) / total if total > 0 else math.nan
+    return WLSFit(coef=coef, cov=scale * xtwx_inv, scale=scale, dof=dof, r2=r2)
+
+
+def _weights(gamma: np.ndarray) -> np.ndarray:
+    values, inverse, counts = np.unique(gamma, return_inverse=True, return_counts=True)
+    return 1.0 / counts[inverse]
+
+
+def curvature_delta(gamma: np.ndarray, mi: np.ndarray) -> float:
+    """|a2 / a1| of the weighted quadratic fit; inf when the line is flat but curved,
+    NaN with fewer than three distinct gammas."""
+    if len(np.unique(gamma)) < 3:
+        return math.nan
+    quad = wls(gamma, mi, _weights(gamma), degree=2)
+    a1, a2 = quad.coef[1], quad.coef[2]
+    if a1 == 0:
+        return 0.0 if a2 == 0 else math.inf
+    return abs(a2 / a1)
+
+
+@dataclass(frozen=True)
+class GammaFit:
+    """The extrapolation to gamma = 0 and the verdict on it (values in the input's units).
+
+    ``mi`` is the intercept; ``ci``/``pi`` are the confidence and prediction
+    intervals at gamma = 0 at ``confidence_level``; ``mi_error``/``mi_error_pred``
+    their half-widths.  ``dropped`` maps each gamma left out to why ("curvature",
+    "manual").  ``reliable`` is False when any of ``reasons`` applies;
+    ``warnings`` are worth reading but do not make the fit unreliable.
+    """
+
+    mi: float
+    slope: float
+    mi_error: float
+    mi_error_pred: float
+    ci: tuple[float, float]
+    pi: tuple[float, float]
+    se_intercept: float
+    delta: float
+    r2: float
+    gammas_used: tuple[int, ...]
+    dropped: dict[int, str]
+    mode: str  # "automatic" or "manual"
+    loo_shift: float  # intercept without gamma = 1 minus intercept (NaN if not computable)
+    reliable: bool
+    reasons: tuple[str, ...]
+    warnings: tuple[str, ...]
+    confidence_level: float
+    delta_threshold: float
+    min_gamma_points: int
+    cov: tuple[tuple[float, float], tuple[float, float]]  # of (intercept, slope)
+    dof: int
+
+    def band(self, gamma: np.ndarray) -> np.ndarray:
+        """Half-width of the confidence band of the fitted line at each ``gamma``."""
+        design = np.vander(np.asarray(gamma, dtype=float), 2, increasing=True)
+        var = np.einsum("ij,jk,ik->i", design, np.array(self.cov), design)
+        if self.dof <= 0:
+            return np.full(len(design), math.nan)
+        return stats.t.ppf(0.5 + self.confidence_level / 2, self.dof) * np.sqrt(var)
+
+    def to_dict(self) -> dict[str, Any]:
+        def clean(v: Any) -> Any:
+            if isinstance(v, float):
+                return v if math.isfinite(v) else None
+            if isinstance(v, tuple | list):
+                return [clean(e) for e in v]
+            if isinstance(v, dict):
+                return {str(k): clean(e) for k, e in v.items()}
+            return v
+
+        return {k: clean(getattr(self, k)) for k in self.__dataclass_fields__}
+
+
+def fit_gamma_line(
+    gamma: Iterable[float],
+    mi: Iterable[float],
+    *,
+    exclude: Iterable[int] | None = None,
+    use: Iterable[int] | None = None,
+    delta_threshold: float = DEFAULT_DELTA_THRESHOLD,
+    min_gamma_points: int = DEFAULT_MIN_GAMMA_POINTS,
+    confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
+    n_samples: int | None = None,
+    sample_floor: int = DEFAULT_SAMPLE_FLOOR,
+) -> GammaFit:
+    """Fit MI = I + a*gamma over per-run points and extrapolate to gamma = 0.
+
+    Args:
+        gamma, mi: one entry per run (runs with a non-finite MI are ignored).
+        exclude / use: a manual choice of gammas (give at most one); it replaces
+            the automatic curvature drops and the fit is reported as manual.
+        delta_threshold: automatic mode drops the largest gamma while the
+            quadratic fit has |a2/a1| >= this, down to ``min_gamma_points`` gammas.
+        min_gamma_points: fewer gammas than this (or still curved at this many)
+            makes the fit unreliable.
+        confidence_level: of the confidence and prediction intervals.
+        n_samples: total samples N, to warn when N/gamma is below ``sample_floor``.
+    """
+    gamma_arr = np.asarray(list(gamma), dtype=np.float64)
+    mi_arr = np.asarray(list(mi), dtype=np.float64)
+    if gamma_arr.shape != mi_arr.shape or gamma_arr.ndim != 1:
+        raise OptionError("gamma and mi must be 1-D sequences of the same length, one per run.")
+    check_fit_options(delta_threshold, min_gamma_points, confidence_level)
+    finite = np.isfinite(mi_arr) & np.isfinite(gamma_arr)
+    gamma_arr, mi_arr = gamma_arr[finite], mi_arr[finite]
+    available = sorted({int(g) for g in gamma_arr})
+    if exclude is not None and use is not None:
+        raise OptionError("Give either exclude= or use=, not both.")
+    reasons: list[str] = []
+    dropped: dict[int, str] = {}
+    if exclude is not None or use is not None:
+        mode = "manual"
+        chosen = (
+            [g for g in available if g not in {int(e) for e in exclude}]
+            if exclude is not None
+            else [g for g in available if g in {int(u) for u in use}]
+        )
+        dropped = {g: "manual" for g in available if g not in chosen}
+        used = chosen
+        delta = curvature_delta(*_select(gamma_arr, mi_arr, used))
+    else:
+        mode = "automatic"
+        used = list(available)
+        delta = curvature_delta(*_select(gamma_arr, mi_arr, used))
+        while not (delta < delta_threshold) and len(used) > min_gamma_points:
+            dropped[used.pop()] = "curvature"
+            delta = curvature_delta(*_select(gamma_arr, mi_arr, used))
+
+    if len(used) < 2:
+        raise OptionError(
+            f"The fit needs at least two gammas with finished runs; it has {used or 'none'}."
+        )
+    g_used, mi_used = _select(gamma_arr, mi_arr, used)
+    line = wls(g_used, mi_used, _weights(g_used), degree=1)
+    intercept, slope = float(line.coef[0]), float(line.coef[1])
+    se = math.sqrt(line.cov[0, 0]) if line.dof > 0 else math.nan
+    t = stats.t.ppf(0.5 + confidence_level / 2, line.dof) if line.dof > 0 else math.nan
+    se_pred = math.sqrt(se**2 + line.scale) if line.dof > 0 else math.nan
+    ci = (intercept - t * se, intercept + t * se)
+    pi = (intercept - t * se_pred, intercept + t * se_pred)
+
+    loo_shift = math.nan
+    if 1 in used and len(used) >= 3:
+        g_wo, mi_wo = _select(gamma_arr, mi_arr, [g for g in used if g != 1])
+        without = wls(g_wo, mi_wo, _weights(g_wo), degree=1)
+        loo_shift = float(without.coef[0]) - intercept
+        spread = math.sqrt(max(without.cov[0, 0] - se**2, 1e-12 * (1 + se**2)))
+        if abs(loo_shift) > LEVERAGE_Z * spread:
+            reasons.append(
+                f"leaving out gamma = 1 moves the corrected MI by {loo_shift:+.3g} "
+                f"({abs(loo_shift) / spread:.1f} standard errors): the fit leans on one point"
+            )
+
+    if len(used) < min_gamma_points:
+        reasons.append(
+            f"only {len(used)} gammas are in the fit, fewer than min_gamma_points = "
+            f"{min_gamma_points}: too few points to trust a line"
+        )
+    if not (delta < delta_threshold):
+        where = "the chosen gammas" if mode == "manual" else f"even with {len(used)} gammas"
+        reasons.append(
+            f"MI is not linear in gamma ({where}: curvature delta = {delta:.3g} >= "
+            f"{delta_threshold}); more data is needed for a reliable bias correction"
+        )
+    warnings: list[str] = []
+    if n_samples is not None and used:
+        small = [g for g in used if n_samples / g < sample_floor]
+        if small:
+            warnings.append(
+                f"runs at gamma {', '.join(map(str, small))} train on fewer than "
+                f"{sample_floor} samples each (N/gamma = {n_samples // max(small)} at gamma "
+                f"{max(small)})"
+            )
+    return GammaFit(
+        mi=intercept,
+        slope=slope,
+        mi_error=t * se,
+        mi_error_pred=t * se_pred,
+        ci=ci,
+        pi=pi,
+        se_intercept=se,
+        delta=float(delta),
+        r2=line.r2,
+        gammas_used=tuple(used),
+        dropped=dropped,
+        mode=mode,
+        loo_shift=loo_shift,
+        reliable=not reasons,
+        reasons=tuple(reasons),
+        warnings=tuple(warnings),
+        confidence_level=confidence_level,
+        delta_threshold=delta_threshold,
+        min_gamma_points=min_gamma_points,
+        cov=tuple(tuple(float(v) for v in row) for row in line.cov),
+        dof=line.dof,
+    )
+
+
+def _select(
+    gamma: np.ndarray, mi: np.ndarray, used: Iterable[int]
+) -> tuple[np.ndarray, np.ndarray]:
+    mask = np.isin(gamma, list(used))
+    return gamma[mask], mi[mask]
+
+
+def check_fit_options(delta_threshold: float, min_gamma_points: int, level: float) -> None:
+    if not (isinstance(delta_threshold, int | float) and delta_threshold > 0):
+        raise OptionError(f"delta_threshold must be a number > 0, not {delta_threshold!r}.")
+    if (
+        isinstance(min_gamma_points, bool)
+        or not isinstance(min_gamma_points, int)
+        or (min_gamma_points < 2)
+    ):
+        raise OptionError(f"min_gamma_points must be an integer >= 2, not {min_gamma_points!r}.")
+    if not (isinstance(level, int | float) and 0 < level < 1):
+        raise OptionError(f"confidence_level must be strictly between 0 and 1, not {level!r}.")

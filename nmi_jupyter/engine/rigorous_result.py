@@ -1,0 +1,273 @@
+"""The result of a rigorous (bias-corrected) analysis: the runs, the gamma fit, the verdict."""
+
+from __future__ import annotations
+
+import dataclasses
+import html
+import math
+import os
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from nmi_jupyter.engine.extrapolate import GammaFit, fit_gamma_line
+from nmi_jupyter.engine.results import (
+    History,
+    float_in,
+    float_out,
+    save_json,
+)
+
+__all__ = ["RunRecord", "RigorousResult", "fit_runs"]
+
+_UNSET: Any = object()
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """One run of a rigorous analysis: trained on chunk ``chunk`` of ``gamma`` chunks."""
+
+    gamma: int
+    chunk: int
+    repeat: int
+    seed: int
+    n_samples: int
+    mi: float
+    mi_val: float
+    best_epoch: int
+    epochs_run: int
+    stop_reason: str
+    elapsed: float
+    history: History
+
+    def to_dict(self) -> dict[str, Any]:
+        d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        d["mi"], d["mi_val"] = float_out(self.mi), float_out(self.mi_val)
+        d["history"] = self.history.to_dict()
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RunRecord:
+        d = dict(d)
+        d["mi"], d["mi_val"] = float_in(d["mi"]), float_in(d["mi_val"])
+        d["history"] = History.from_dict(d["history"])
+        return cls(**d)
+
+
+@dataclass(frozen=True)
+class RigorousResult:
+    """Bias-corrected MI from runs on gamma = 1..G equal chunks, extrapolated to gamma = 0.
+
+    ``mi`` is the intercept of the weighted line MI(gamma) = I + a*gamma, in
+    ``units``; ``mi_error`` and ``mi_error_pred`` are the half-widths of its
+    confidence and prediction intervals at ``fit.confidence_level``.
+
+    The verdict: ``is_reliable`` is False, with ``reasons`` in words, when MI is
+    not linear in gamma even after dropping the largest gammas, when too few
+    gammas remain, or when the intercept leans on gamma = 1 alone.  An unreliable
+    fit means the data are too few for this critic to reach its large-sample
+    behaviour: collect more samples, use fewer/smaller gammas (``refit``), a
+    smaller model, or treat the number as an upper estimate.
+    """
+
+    runs: tuple[RunRecord, ...]
+    fit: GammaFit | None  # None when fewer than two gammas finished
+    units: str
+    n_samples: int
+    gammas: tuple[int, ...]
+    repeats: int
+    settings: dict[str, Any]
+    stop_reason: str  # "completed", "cancelled" or "interrupted"
+    elapsed: float
+    device: str
+    version: str = ""
+
+    # ----- the numbers -----
+    @property
+    def mi(self) -> float:
+        return self.fit.mi if self.fit else math.nan
+
+    @property
+    def mi_error(self) -> float:
+        return self.fit.mi_error if self.fit else math.nan
+
+    @property
+    def mi_error_pred(self) -> float:
+        return self.fit.mi_error_pred if self.fit else math.nan
+
+    @property
+    def is_reliable(self) -> bool:
+        return bool(self.fit and self.fit.reliable and not self.partial)
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        out = list(self.fit.reasons) if self.fit else ["fewer than two gammas finished"]
+        if self.partial:
+            out.append(f"the analysis was {self.stop_reason} before all runs finished")
+        return tuple(out)
+
+    @property
+    def gammas_used(self) -> tuple[int, ...]:
+        return self.fit.gammas_used if self.fit else ()
+
+    @property
+    def gammas_dropped(self) -> dict[int, str]:
+        return dict(self.fit.dropped) if self.fit else {}
+
+    @property
+    def partial(self) -> bool:
+        return self.stop_reason != "completed"
+
+    def gamma_means(self) -> dict[int, tuple[float, float, int]]:
+        """Per gamma: (mean MI, standard error of the mean, number of finished runs)."""
+        out = {}
+        for g in sorted({r.gamma for r in self.runs}):
+            values = np.array([r.mi for r in self.runs if r.gamma == g and math.isfinite(r.mi)])
+            sem = values.std(ddof=1) / math.sqrt(len(values)) if len(values) > 1 else math.nan
+            out[g] = (float(values.mean()) if len(values) else math.nan, float(sem), len(values))
+        return out
+
+    # ----- refitting -----
+    def refit(
+        self,
+        exclude=_UNSET,
+        use=_UNSET,
+        delta_threshold: float | None = None,
+        min_gamma_points: int | None = None,
+        confidence_level: float | None = None,
+    ) -> RigorousResult:
+        """A new result with the gamma fit redone, without retraining (milliseconds).
+
+        ``exclude={9, 10}`` or ``use=range(1, 8)`` choose gammas by hand (manual
+        mode); with neither, the automatic curvature test chooses.  Thresholds
+        not given keep their current values.
+        """
+        request = dict(self.settings.get("fit", {}))
+        if exclude is not _UNSET or use is not _UNSET:
+            request["exclude"] = None if exclude is _UNSET else _int_list(exclude)
+            request["use"] = None if use is _UNSET else _int_list(use)
+        for name, value in (
+            ("delta_threshold", delta_threshold),
+            ("min_gamma_points", min_gamma_points),
+            ("confidence_level", confidence_level),
+        ):
+            if value is not None:
+                request[name] = value
+        return dataclasses.replace(
+            self,
+            fit=fit_runs(self.runs, self.n_samples, request),
+            settings={**self.settings, "fit": request},
+        )
+
+    # ----- text -----
+    def summary(self) -> str:
+        """The corrected MI with its intervals, the verdict and the fit in a few lines."""
+        u = self.units
+        if self.fit is None:
+            return f"Rigorous MI: no fit ({'; '.join(self.reasons)}); {len(self.runs)} runs."
+        f = self.fit
+        level = int(round(100 * f.confidence_level))
+        verdict = "reliable" if self.is_reliable else "NOT reliable"
+        lines = [
+            f"Corrected MI: {f.mi:.4f} ± {f.mi_error:.4f} {u} ({level}% CI; prediction "
+            f"± {f.mi_error_pred:.4f}) - {verdict}",
+            f"fit ({f.mode}): gammas {_ranges(f.gammas_used)} used"
+            + (f", dropped {_dropped_text(f.dropped)}" if f.dropped else "")
+            + f"; slope {f.slope:.4g} {u}/gamma, delta {f.delta:.3f}, R² {f.r2:.3f}",
+            f"runs: {len(self.runs)} on N = {self.n_samples} samples, "
+            f"{self.settings['estimator']} / {self.settings['critic']}, {self.elapsed:.1f} s",
+        ]
+        lines += [f"unreliable because {r}" for r in self.reasons]
+        lines += [f"warning: {w}" for w in f.warnings]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.summary()
+
+    def _repr_html_(self) -> str:
+        body = "<br>".join(html.escape(line) for line in self.summary().splitlines())
+        colour = (
+            "var(--jp-success-color1, green)"
+            if self.is_reliable
+            else ("var(--jp-error-color1, #c00)")
+        )
+        badge = "reliable" if self.is_reliable else "not reliable"
+        return (
+            f"<div class='nmi-result'><strong>nmi_jupyter rigorous</strong> "
+            f"<span style='color:{colour};font-weight:bold'>[{badge}]</span><br>{body}</div>"
+        )
+
+    # ----- plot -----
+    def plot(self, ax=None):
+        """MI against gamma: runs, per-gamma means ± s.e.m., dropped gammas in grey, the
+        fit line with its confidence band to gamma = 0, and the corrected MI there.
+        A secondary x axis shows samples per run.  Returns the Axes."""
+        from nmi_jupyter.engine.plots import plot_gamma_fit
+
+        return plot_gamma_fit(self, ax)
+
+    # ----- plain data -----
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "kind": "rigorous",
+            "runs": [r.to_dict() for r in self.runs],
+            "fit": self.fit.to_dict() if self.fit else None,  # for readers; recomputed on load
+            "units": self.units,
+            "n_samples": self.n_samples,
+            "gammas": list(self.gammas),
+            "repeats": self.repeats,
+            "settings": self.settings,
+            "stop_reason": self.stop_reason,
+            "elapsed": self.elapsed,
+            "device": self.device,
+            "version": self.version,
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> RigorousResult:
+        d = dict(d)
+        d.pop("kind", None)
+        d.pop("fit", None)
+        runs = tuple(RunRecord.from_dict(r) for r in d.pop("runs"))
+        d["gammas"] = tuple(d["gammas"])
+        return cls(runs=runs, fit=fit_runs(runs, d["n_samples"], d["settings"]["fit"]), **d)
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the result as versioned JSON; ``nmi_jupyter.load`` reads it back, refit-able."""
+        save_json(self.to_dict(), path)
+
+
+def fit_runs(
+    runs: tuple[RunRecord, ...], n_samples: int, request: dict[str, Any]
+) -> GammaFit | None:
+    """The gamma fit of finished runs under a fit request (exclude/use and thresholds)."""
+    finished = [r for r in runs if math.isfinite(r.mi)]
+    if len({r.gamma for r in finished}) < 2:
+        return None
+    return fit_gamma_line(
+        [r.gamma for r in finished],
+        [r.mi for r in finished],
+        exclude=request.get("exclude"),
+        use=request.get("use"),
+        delta_threshold=request["delta_threshold"],
+        min_gamma_points=request["min_gamma_points"],
+        confidence_level=request["confidence_level"],
+        n_samples=n_samples,
+    )
+
+
+def _int_list(values) -> list[int] | None:
+    return None if values is None else sorted(int(v) for v in values)
+
+
+def _ranges(values: tuple[int, ...]) -> str:
+    if not values:
+        return "none"
+    if list(values) == list(range(values[0], values[-1] + 1)) and len(values) > 2:
+        return f"{values[0]}-{values[-1]}"
+    return ", ".join(map(str, values))
+
+
+def _dropped_text(dropped: dict[int, str]) -> str:
+    return ", ".join(f"{g} ({why})" for g, why in sorted(dropped.items()))

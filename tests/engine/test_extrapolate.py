@@ -1,0 +1,166 @@
+"""The gamma fit on synthetic (gamma, MI) data whose answer is known."""
+
+import math
+
+import numpy as np
+import pytest
+from scipy import stats
+
+from nmi_jupyter import OptionError
+from nmi_jupyter.engine.extrapolate import curvature_delta, fit_gamma_line, wls
+
+
+def _runs(gammas=range(1, 11), per_gamma=None):
+    """One run per chunk: gamma g has g runs, as in rigorous mode."""
+    g = []
+    for gamma in gammas:
+        g += [gamma] * (per_gamma or gamma)
+    return np.array(g, dtype=float)
+
+
+def _textbook_line(x, y, w, level):
+    """Hand-derived weighted simple regression (used only here)."""
+    W = w.sum()
+    xbar, ybar = (w * x).sum() / W, (w * y).sum() / W
+    sxx = (w * (x - xbar) ** 2).sum()
+    slope = (w * (x - xbar) * (y - ybar)).sum() / sxx
+    intercept = ybar - slope * xbar
+    resid = y - intercept - slope * x
+    s2 = (w * resid**2).sum() / (len(x) - 2)
+    se = math.sqrt(s2 * (1 / W + xbar**2 / sxx))
+    t = stats.t.ppf(0.5 + level / 2, len(x) - 2)
+    r2 = 1 - (w * resid**2).sum() / (w * (y - ybar) ** 2).sum()
+    return intercept, slope, se, t * se, t * math.sqrt(se**2 + s2), r2
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_matches_textbook_wls_to_1e10(seed):
+    rng = np.random.default_rng(seed)
+    g = _runs()
+    mi = 2.0 + 0.03 * g + rng.normal(scale=0.05, size=len(g))
+    fit = fit_gamma_line(g, mi, use=range(1, 11), delta_threshold=1e9)
+    w = 1.0 / np.array([np.sum(g == v) for v in g])
+    intercept, slope, se, half_ci, half_pi, r2 = _textbook_line(g, mi, w, 0.68)
+    assert fit.mi == pytest.approx(intercept, abs=1e-10)
+    assert fit.slope == pytest.approx(slope, abs=1e-10)
+    assert fit.se_intercept == pytest.approx(se, abs=1e-10)
+    assert fit.mi_error == pytest.approx(half_ci, abs=1e-10)
+    assert fit.mi_error_pred == pytest.approx(half_pi, abs=1e-10)
+    assert fit.r2 == pytest.approx(r2, abs=1e-10)
+    assert fit.ci == pytest.approx((intercept - half_ci, intercept + half_ci), abs=1e-10)
+
+
+def test_exact_line_is_recovered():
+    g = _runs()
+    fit = fit_gamma_line(g, 1.5 + 0.02 * g)
+    assert fit.mi == pytest.approx(1.5, abs=1e-12)
+    assert fit.slope == pytest.approx(0.02, abs=1e-12)
+    assert fit.gammas_used == tuple(range(1, 11)) and fit.dropped == {}
+    assert fit.reliable and fit.mode == "automatic"
+    assert fit.mi_error == pytest.approx(0, abs=1e-9)
+
+
+def test_weights_make_every_gamma_count_once():
+    # gamma 1 has one run, gamma 2 has 100 runs: unweighted, gamma 2 would dominate
+    # the mean; weighted 1/count, the line goes through both gamma means.
+    g = np.array([1.0] + [2.0] * 100 + [3.0])
+    mi = np.array([1.0] + [2.0] * 50 + [2.4] * 50 + [3.4])
+    fit = fit_gamma_line(g, mi, min_gamma_points=2)
+    means = np.array([1.0, 2.2, 3.4])
+    slope, intercept = np.polyfit([1, 2, 3], means, 1)
+    assert fit.mi == pytest.approx(intercept, abs=1e-10)
+    assert fit.slope == pytest.approx(slope, abs=1e-10)
+
+
+def test_quadratic_tail_is_dropped_down_to_the_linear_part():
+    g = _runs()
+    # Linear up to gamma 6, then bending upward sharply.
+    mi = 2.0 + 0.05 * g + 0.2 * np.clip(g - 6, 0, None) ** 2
+    fit = fit_gamma_line(g, mi)
+    assert fit.gammas_used == (1, 2, 3, 4, 5, 6)
+    assert fit.dropped == {7: "curvature", 8: "curvature", 9: "curvature", 10: "curvature"}
+    assert fit.mi == pytest.approx(2.0, abs=1e-10)
+    assert fit.delta < 0.1 and fit.reliable
+
+
+def test_too_much_curvature_is_unreliable():
+    g = _runs()
+    mi = 2.0 + 0.05 * g + 0.05 * g**2  # curved everywhere
+    fit = fit_gamma_line(g, mi)
+    assert len(fit.gammas_used) == 5  # dropping stops at min_gamma_points
+    assert not fit.reliable
+    assert any("not linear" in r for r in fit.reasons)
+
+
+def test_manual_drops_are_honoured_and_reported():
+    g = _runs()
+    mi = 2.0 + 0.05 * g + 0.2 * np.clip(g - 6, 0, None) ** 2
+    fit = fit_gamma_line(g, mi, exclude={9, 10})
+    assert fit.mode == "manual"
+    assert fit.gammas_used == tuple(range(1, 9))
+    assert fit.dropped == {9: "manual", 10: "manual"}
+    assert not fit.reliable  # gammas 7 and 8 still bend the line
+    same = fit_gamma_line(g, mi, use=range(1, 9))
+    assert same.mi == fit.mi and same.dropped == fit.dropped
+    clean = fit_gamma_line(g, mi, use=[1, 2, 3, 4, 5, 6])
+    assert clean.reliable and clean.mi == pytest.approx(2.0, abs=1e-10)
+
+
+def test_too_few_gammas_is_unreliable_with_a_reason():
+    g = _runs(range(1, 4))
+    fit = fit_gamma_line(g, 1.0 + 0.1 * g)
+    assert not fit.reliable
+    assert any("fewer than min_gamma_points" in r for r in fit.reasons)
+
+
+def test_leaning_on_gamma_1_is_flagged():
+    rng = np.random.default_rng(0)
+    g = _runs()
+    mi = 2.0 + 0.01 * g + rng.normal(scale=0.01, size=len(g))
+    mi[g == 1] += 0.5  # gamma = 1 is far off the line of the others
+    fit = fit_gamma_line(g, mi, delta_threshold=1e9)
+    assert fit.loo_shift < 0
+    assert any("gamma = 1" in r for r in fit.reasons) and not fit.reliable
+
+
+def test_sample_floor_warning():
+    g = _runs()
+    fit = fit_gamma_line(g, 1 + 0.01 * g, n_samples=2000, sample_floor=300)
+    assert fit.reliable and fit.warnings
+    assert "gamma 7, 8, 9, 10" in fit.warnings[0]
+
+
+def test_non_finite_runs_are_ignored():
+    g = _runs()
+    mi = 1.0 + 0.01 * g
+    mi[3] = np.nan
+    assert fit_gamma_line(g, mi).mi == pytest.approx(1.0, abs=1e-12)
+
+
+def test_curvature_delta_is_ratio_of_quadratic_to_linear_coefficient():
+    g = np.arange(1.0, 8.0)
+    assert curvature_delta(g, 1 + 0.5 * g + 0.1 * g**2) == pytest.approx(0.2, abs=1e-10)
+    assert math.isnan(curvature_delta(np.array([1.0, 2.0]), np.array([1.0, 2.0])))
+
+
+def test_wls_polynomial_matches_numpy_for_unit_weights():
+    x = np.arange(10.0)
+    y = np.sin(x)
+    fit = wls(x, y, np.ones(10), degree=2)
+    np.testing.assert_allclose(fit.coef[::-1], np.polyfit(x, y, 2), atol=1e-10)
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"exclude": {1}, "use": {2}}, "either exclude= or use="),
+        ({"delta_threshold": 0}, "delta_threshold"),
+        ({"min_gamma_points": 1}, "min_gamma_points"),
+        ({"confidence_level": 1.5}, "confidence_level"),
+        ({"use": [3]}, "at least two gammas"),
+    ],
+)
+def test_bad_fit_options(kwargs, message):
+    g = _runs()
+    with pytest.raises(OptionError, match=message):
+        fit_gamma_line(g, 1 + 0.01 * g, **kwargs)
