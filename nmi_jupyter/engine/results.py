@@ -101,11 +101,13 @@ class EstimateResult:
 
     @property
     def ceiling(self) -> float:
-        """The largest value the bound can report (InfoNCE: log of the evaluation block), or inf."""
+        """InfoNCE's training objective can never exceed log(batch_size): a critic trained
+        on it stops learning near that value (inf for the other bounds)."""
         if self.settings.get("estimator") != "infonce":
             return math.inf
-        block = self.settings.get("eval_batch_size") or self.settings["batch_size"]
-        return math.log(block) / (math.log(2) if self.units == "bits" else 1.0)
+        return math.log(self.settings["batch_size"]) / (
+            math.log(2) if self.units == "bits" else 1.0
+        )
 
     # ----- text -----
     def summary(self) -> str:
@@ -119,10 +121,10 @@ class EstimateResult:
             f"{self.n_val} validation samples, x {self.x_dim}-d, y {self.y_dim}-d, "
             f"{self.elapsed:.1f} s on {self.device}",
         ]
-        if math.isfinite(self.ceiling) and self.mi_val > 0.9 * self.ceiling:
+        if math.isfinite(self.ceiling) and self.mi > 0.9 * self.ceiling:
             lines.append(
-                f"warning: validation MI is within 10% of the InfoNCE ceiling "
-                f"log(batch) = {self.ceiling:.2f} {self.units}; the true MI may be higher "
+                f"warning: the MI is within 10% of the InfoNCE ceiling "
+                f"log(batch_size) = {self.ceiling:.2f} {self.units}; the true MI may be higher "
                 "(try estimator='smile' or a larger batch_size)."
             )
         return "\n".join(lines)

@@ -107,7 +107,7 @@ def train_run(
     )
     n_train, batch = len(data.x_train), config.batch_size
     n_batches = n_train // batch  # the incomplete last batch is dropped (reshuffled each epoch)
-    block = config.effective_eval_batch_size
+    block = config.eval_batch_size
 
     train_hist: list[float] = []
     val_hist: list[float] = []

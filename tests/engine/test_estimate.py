@@ -75,7 +75,7 @@ def test_restored_critic_reproduces_the_reported_value(data):
     order = torch.randperm(len(tr), generator=torch.Generator().manual_seed(shuffle_seed))
     xt = torch.as_tensor(x[tr], dtype=torch.float32)
     yt = torch.as_tensor(y[tr], dtype=torch.float32)
-    value = evaluate_bound(r.critic.eval(), infonce, xt, yt, 64, order)
+    value = evaluate_bound(r.critic.eval(), infonce, xt, yt, r.settings["eval_batch_size"], order)
     assert value / math.log(2) == pytest.approx(r.mi, rel=1e-6)
 
 

@@ -1,0 +1,156 @@
+"""Rigorous mode on small data with tiny models: plan, events, refit, save/load, stopping."""
+
+import math
+
+import numpy as np
+import pytest
+
+import nmi_jupyter as nmi
+from nmi_jupyter import EpochEnded, InsufficientDataError, OptionError, RunEnded, RunStarted
+from nmi_jupyter.engine.data import gamma_chunks
+from nmi_jupyter.engine.extrapolate import fit_gamma_line
+
+FAST = {"epochs": 4, "batch_size": 32, "hidden_dim": 16, "embedding_dim": 8, "device": "cpu"}
+GAMMAS = range(1, 6)
+
+
+@pytest.fixture(scope="module")
+def data():
+    return nmi.generators.correlated_gaussians(n=1500, dim=2, mi=1.0, seed=0)
+
+
+@pytest.fixture(scope="module")
+def result(data):
+    return nmi.rigorous(*data, gammas=GAMMAS, seed=0, **FAST)
+
+
+def test_one_run_per_chunk_on_equal_chunks(result):
+    assert len(result.runs) == sum(GAMMAS) == 15
+    for run in result.runs:
+        assert run.n_samples == 1500 // run.gamma
+    assert sorted({(r.gamma, r.chunk) for r in result.runs}) == [
+        (g, c) for g in GAMMAS for c in range(g)
+    ]
+    assert len({r.seed for r in result.runs}) == 15
+    assert result.stop_reason == "completed" and not result.partial
+
+
+def test_gamma_chunks_are_disjoint_equal_and_blocked_when_asked():
+    plan = gamma_chunks(103, [1, 2, 5], "random", np.random.default_rng(0))
+    for gamma, chunks in plan.items():
+        assert len(chunks) == gamma and {len(c) for c in chunks} == {103 // gamma}
+        joined = np.concatenate(chunks)
+        assert len(np.unique(joined)) == len(joined)
+    assert not np.array_equal(plan[2][0], np.arange(51))
+    blocked = gamma_chunks(100, [4], "blocked", np.random.default_rng(0))
+    np.testing.assert_array_equal(blocked[4][1], np.arange(25, 50))
+
+
+def test_fit_is_the_engine_fit_of_the_runs(result):
+    g = [r.gamma for r in result.runs]
+    mi = [r.mi for r in result.runs]
+    fit = fit_gamma_line(g, mi, n_samples=1500)
+    assert result.mi == fit.mi and result.mi_error == fit.mi_error
+    assert result.gammas_used == fit.gammas_used
+
+
+def test_refit_is_manual_exact_and_fast_to_undo(result):
+    manual = result.refit(exclude={4, 5})
+    g = [r.gamma for r in result.runs]
+    mi = [r.mi for r in result.runs]
+    assert manual.fit == fit_gamma_line(g, mi, exclude={4, 5}, n_samples=1500)
+    assert manual.fit.mode == "manual" and manual.gammas_dropped == {4: "manual", 5: "manual"}
+    assert manual.runs is result.runs  # no retraining
+    back = manual.refit(exclude=None)
+    assert back.fit == result.fit and back.fit.mode == "automatic"
+    looser = result.refit(min_gamma_points=3)
+    assert looser.fit.min_gamma_points == 3
+
+
+def test_events_are_tagged_with_gamma_and_chunk(data):
+    events = []
+    nmi.rigorous(*data, gammas=[1, 3], seed=1, observer=events.append, **FAST)
+    started = [e for e in events if isinstance(e, RunStarted)]
+    assert [(e.gamma, e.chunk) for e in started] == [(1, 0), (3, 0), (3, 1), (3, 2)]
+    assert [e.run_id for e in started] == [0, 1, 2, 3]
+    assert all(e.gamma is not None for e in events if isinstance(e, EpochEnded | RunEnded))
+
+
+def test_same_seed_same_result(data, result):
+    again = nmi.rigorous(*data, gammas=GAMMAS, seed=0, **FAST)
+    assert again.mi == result.mi
+    assert [r.mi for r in again.runs] == [r.mi for r in result.runs]
+
+
+def test_save_load_refit_round_trip(tmp_path, result):
+    manual = result.refit(exclude={5})
+    path = tmp_path / "rigorous.json"
+    manual.save(path)
+    loaded = nmi.load(path)
+    assert isinstance(loaded, nmi.RigorousResult)
+    assert loaded.fit == manual.fit and loaded.runs == manual.runs
+    assert loaded.refit(exclude={4, 5}).fit == manual.refit(exclude={4, 5}).fit
+    assert loaded.summary() == manual.summary()
+
+
+def test_cancel_keeps_finished_runs_and_marks_partial(data):
+    token = nmi.CancelToken()
+    done = []
+
+    def observer(event):
+        if isinstance(event, RunEnded):
+            done.append(event)
+            if len(done) == 6:
+                token.cancel()
+
+    rr = nmi.rigorous(*data, gammas=GAMMAS, seed=0, observer=observer, cancel=token, **FAST)
+    assert rr.partial and rr.stop_reason == "cancelled"
+    assert len(rr.runs) == 6 and not rr.is_reliable
+    assert any("cancelled" in r for r in rr.reasons)
+    assert math.isfinite(rr.mi)  # gammas 1-3 finished: a fit exists
+
+
+def test_interrupt_keeps_finished_runs(data):
+    count = []
+
+    def observer(event):
+        if isinstance(event, EpochEnded):
+            count.append(event)
+            if len(count) == 9:
+                raise KeyboardInterrupt
+
+    rr = nmi.rigorous(*data, gammas=GAMMAS, seed=0, observer=observer, **FAST)
+    assert rr.stop_reason == "interrupted" and len(rr.runs) == 2
+    assert "interrupted" in rr.summary()
+
+
+def test_errors_come_before_training(data):
+    x, y = data
+    with pytest.raises(InsufficientDataError, match="gamma = 20 chunks hold 75 samples"):
+        nmi.rigorous(x, y, gammas=range(1, 21), **{**FAST, "batch_size": 128})
+    with pytest.raises(OptionError, match="gammas must be"):
+        nmi.rigorous(x, y, gammas=[0, 1, 2], **FAST)
+    with pytest.raises(OptionError, match="gammas must be"):
+        nmi.rigorous(x, y, gammas=[2], **FAST)
+    with pytest.raises(OptionError, match="repeats"):
+        nmi.rigorous(x, y, repeats=0, **FAST)
+    with pytest.raises(OptionError, match="delta_threshold"):
+        nmi.rigorous(x, y, delta_threshold=-1, **FAST)
+
+
+def test_repeats_train_more_runs_per_chunk(data):
+    rr = nmi.rigorous(*data, gammas=[1, 2], repeats=2, seed=0, **FAST)
+    assert len(rr.runs) == 6 and {r.repeat for r in rr.runs} == {0, 1}
+
+
+def test_reprs_and_plot(result):
+    import matplotlib
+
+    matplotlib.use("Agg")
+    text = result.summary()
+    assert "Corrected MI" in text and result.units in text
+    assert "reliable" in result._repr_html_()
+    ax = result.plot()
+    assert ax.get_xlabel().startswith("gamma") and ax.get_ylabel() == "MI (bits)"
+    manual = result.refit(exclude={5}).plot()
+    assert any(t.get_text() == "manual" for t in manual.texts)
