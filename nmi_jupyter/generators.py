@@ -1,17 +1,28 @@
 """Data with mutual information known in closed form, for demos, tests and notebooks.
 
-No torch here: plain numpy, seeded with ``numpy.random.default_rng``.
+Two families:
+
+* :func:`correlated_gaussians`: ``dim`` independent pairs of standard normals, each pair
+  with correlation ``rho``, so ``I(X;Y) = -dim/2 * ln(1 - rho^2)`` nats
+  (:func:`gaussian_mi`, inverted by :func:`rho_for_mi`).
+* :func:`nonlinear_latent`: such a pair in a small latent space, pushed into many
+  dimensions by fixed random injective maps (:func:`make_injective_map`); injective maps
+  leave MI unchanged, so the closed form still holds.
+
+Every MI argument and result is in ``units`` ("bits" or "nats").  Only numpy is used.
 """
 
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
+from typing import Any
 
 import numpy as np
 
-from nmi_jupyter.engine.errors import OptionError
-from nmi_jupyter.engine.units import from_nats, to_nats
+from nmi_jupyter.engine.errors import InvalidDataError, OptionError, closest_option_hint
+from nmi_jupyter.engine.units import NATS_PER_BIT
 
 __all__ = [
     "correlated_gaussians",
@@ -19,70 +30,152 @@ __all__ = [
     "rho_for_mi",
     "nonlinear_latent",
     "make_injective_map",
+    "INJECTIVE_MAP_SLOPE",
 ]
 
+_UNITS = ("bits", "nats")
 
-def _check_units(units: str) -> None:
-    if units not in ("bits", "nats"):
-        raise OptionError(f"units must be 'bits' or 'nats', not {units!r}.")
+# Smallest derivative of the final elementwise nonlinearity, _squash(v) = tanh(v) + 0.1 v.
+_SQUASH_SLOPE = 0.1
+# Range of the positive diagonal of the square mixing matrix: its condition number is <= 4.
+_DIAG_LOW, _DIAG_HIGH = 0.5, 2.0
+# Lower Lipschitz constant of make_injective_map, in units of sqrt(out_dim / in_dim):
+# product of the smallest slopes of the four stages (see make_injective_map).
+INJECTIVE_MAP_SLOPE = 1.0 * 1.0 * _DIAG_LOW * _SQUASH_SLOPE
 
 
-def gaussian_mi(rho: float, dim: int = 1, units: str = "bits") -> float:
-    """I(X;Y) of ``dim`` independent coordinate pairs, each a bivariate normal with
-    correlation ``rho``: -dim/2 * ln(1 - rho²) nats."""
+def gaussian_mi(
+    rho: float | np.ndarray, dim: int = 1, units: str = "bits"
+) -> float | np.ndarray:
+    """Closed-form I(X;Y) of ``dim`` independent coordinate pairs, each with correlation ``rho``.
+
+    Args:
+        rho: correlation of one coordinate pair, in [-1, 1]; a float or an array of any shape.
+        dim: number of independent coordinate pairs (>= 1).
+        units: "bits" or "nats" for the result.
+
+    Returns:
+        ``-dim/2 * ln(1 - rho^2)`` converted to ``units``: a float for a scalar ``rho``, an
+        array of ``rho``'s shape otherwise; ``inf`` where ``|rho| = 1``.
+    """
+    dim = _check_count("dim", dim)
     _check_units(units)
-    return float(from_nats(-0.5 * dim * math.log1p(-(rho**2)), units))
+    r = np.asarray(rho, dtype=np.float64)
+    if not np.all(np.abs(r) <= 1.0):  # also catches NaN
+        raise OptionError(f"rho must lie in [-1, 1], not {rho!r}.")
+    with np.errstate(divide="ignore"):
+        nats = -0.5 * dim * np.log1p(-(r**2))
+    out = nats / NATS_PER_BIT if units == "bits" else nats
+    return float(out) if out.ndim == 0 else out
 
 
 def rho_for_mi(mi: float, dim: int = 1, units: str = "bits") -> float:
-    """The per-coordinate correlation that gives total MI ``mi`` over ``dim`` pairs."""
-    _check_units(units)
-    return math.sqrt(-math.expm1(-2.0 * float(to_nats(mi, units)) / dim))
+    """The per-coordinate correlation in [0, 1) giving total MI ``mi`` over ``dim`` pairs.
+
+    Inverse of :func:`gaussian_mi` on rho >= 0: ``rho = sqrt(1 - exp(-2 I / dim))`` with
+    ``I = mi`` in nats.
+
+    Args:
+        mi: total mutual information (>= 0, finite), in ``units``.
+        dim: number of independent coordinate pairs sharing it equally (>= 1).
+        units: "bits" or "nats".
+    """
+    return math.sqrt(-math.expm1(-2.0 * _mi_nats(mi, units) / _check_count("dim", dim)))
 
 
 def correlated_gaussians(
     n: int, dim: int = 1, mi: float = 1.0, *, units: str = "bits", seed: int | None = None
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Paired samples x, y of shape (n, dim) with I(X;Y) = ``mi`` (in ``units``) exactly.
+    """Sample ``n`` pairs (x, y) of standard normal vectors with total MI ``mi``.
 
-    Both have standard normal marginals; coordinate k of x is correlated with
-    coordinate k of y (correlation ``rho_for_mi(mi, dim)``) and independent of the
-    rest.  ``mi=0`` gives independent pairs.
+    Coordinate k of x is correlated with coordinate k of y with the same correlation
+    ``rho = rho_for_mi(mi, dim, units)``; all other coordinates are independent, so
+    ``I(X;Y) = -dim/2 * ln(1 - rho^2)`` nats, equal to ``mi``.  ``mi = 0`` gives
+    independent x and y.
+
+    Args:
+        n: number of samples (>= 1).
+        dim: dimension of x and of y (>= 1).
+        mi: total mutual information (>= 0, finite), in ``units``.
+        units: "bits" or "nats".
+        seed: seed of ``np.random.default_rng``; ``None`` draws fresh entropy.
+
+    Returns:
+        x, y: float64 arrays of shape (n, dim), each with N(0, 1) marginals.
     """
-    if n < 1 or dim < 1:
-        raise OptionError(f"n and dim must be at least 1, not n={n}, dim={dim}.")
-    if not mi >= 0:
-        raise OptionError(f"mi must be a number >= 0, not {mi!r}.")
-    rho = rho_for_mi(mi, dim, units)
+    n = _check_count("n", n)
+    dim = _check_count("dim", dim)
+    nats = _mi_nats(mi, units)
+    rho = rho_for_mi(nats, dim, "nats")
+    # sqrt(1 - rho^2) = exp(-I/dim), computed directly: exact even when rho rounds to 1.
+    noise = math.exp(-nats / dim)
     rng = np.random.default_rng(seed)
     x = rng.standard_normal((n, dim))
-    y = rho * x + math.sqrt(1.0 - rho**2) * rng.standard_normal((n, dim))
+    y = rho * x + noise * rng.standard_normal((n, dim))
     return x, y
 
 
 def make_injective_map(
-    in_dim: int, out_dim: int, map_seed: int
+    in_dim: int, out_dim: int, map_seed: int = 12345, *, stream: int = 0
 ) -> Callable[[np.ndarray], np.ndarray]:
-    """A fixed random nonlinear map R^in_dim -> R^out_dim that is injective by construction.
+    """A fixed random injective nonlinear map F: R^in_dim -> R^out_dim.
 
-    z -> s(t(z A) Q): A (in_dim x out_dim) has full column rank (almost surely for a
-    Gaussian matrix), so z A is injective; t(u) = u + 0.5 tanh(u) and
-    s(v) = tanh(v) + 0.1 v are strictly increasing elementwise, hence injective;
-    Q is orthogonal.  A composition of injective maps is injective, so MI between
-    mapped variables equals MI between the latents.
+    F(z) = g(M f(A z)) with, all drawn from ``default_rng((map_seed, stream))``:
+
+    * A (out_dim x in_dim) = sqrt(out_dim / in_dim) times orthonormal columns: injective,
+      every singular value sqrt(out_dim / in_dim) (which keeps A z of order 1 for z of
+      order 1);
+    * f(u) = u + 0.5 tanh(u) elementwise, slope in [1, 1.5]: strictly increasing;
+    * M (out_dim x out_dim) = Q D, Q a random orthogonal matrix and D a positive diagonal
+      drawn from [0.5, 2]: invertible, singular values in [0.5, 2];
+    * g(v) = tanh(v) + 0.1 v elementwise, slope in [0.1, 1.1]: strictly increasing, and
+      saturating enough to make the map far from linear.
+
+    A composition of injective maps is injective, and quantitatively, since each stage
+    shrinks distances by at most its smallest slope,
+    ``|F(a) - F(b)| >= INJECTIVE_MAP_SLOPE * sqrt(out_dim / in_dim) * |a - b|`` with
+    ``INJECTIVE_MAP_SLOPE = 0.05``, so distinct inputs stay apart even in floating point.
+    MI is invariant under injective (measurable) maps of each variable, which is why
+    :func:`nonlinear_latent` keeps its latent MI.
+
+    Args:
+        in_dim: input dimension (>= 1).
+        out_dim: output dimension (>= in_dim).
+        map_seed: non-negative integer; the map depends only on it, ``stream`` and the dims.
+        stream: non-negative integer selecting an independent map for the same ``map_seed``.
+
+    Returns:
+        A function taking a float array of shape (..., in_dim) to float64 of shape
+        (..., out_dim).
     """
+    in_dim = _check_count("in_dim", in_dim)
+    out_dim = _check_count("out_dim", out_dim)
     if out_dim < in_dim:
-        raise OptionError(f"out_dim ({out_dim}) must be at least latent_dim ({in_dim}).")
-    rng = np.random.default_rng(map_seed)
-    a = rng.standard_normal((in_dim, out_dim)) / math.sqrt(in_dim)
-    q, _ = np.linalg.qr(rng.standard_normal((out_dim, out_dim)))
+        raise OptionError(
+            f"out_dim ({out_dim}) must be >= the input dimension ({in_dim}) "
+            "for the map to be injective."
+        )
+    map_seed = _check_count("map_seed", map_seed, minimum=0)
+    stream = _check_count("stream", stream, minimum=0)
+    rng = np.random.default_rng((map_seed, stream))
+    embed = math.sqrt(out_dim / in_dim) * _random_orthogonal(rng, out_dim)[:, :in_dim]
+    diag = rng.uniform(_DIAG_LOW, _DIAG_HIGH, size=out_dim)
+    mix = _random_orthogonal(rng, out_dim) * diag  # Q @ diag(D)
+    for matrix in (embed, mix):
+        matrix.setflags(write=False)
 
-    def apply(z: np.ndarray) -> np.ndarray:
-        u = z @ a
-        v = (u + 0.5 * np.tanh(u)) @ q
-        return np.tanh(v) + 0.1 * v
+    def injective_map(z: np.ndarray) -> np.ndarray:
+        z = np.asarray(z, dtype=np.float64)
+        if z.ndim == 0 or z.shape[-1] != in_dim:
+            raise InvalidDataError(
+                f"the map takes arrays whose last axis has {in_dim} entries, "
+                f"not shape {z.shape}."
+            )
+        u = z @ embed.T
+        v = (u + 0.5 * np.tanh(u)) @ mix.T
+        return np.tanh(v) + _SQUASH_SLOPE * v
 
-    return apply
+    return injective_map
 
 
 def nonlinear_latent(
@@ -95,13 +188,59 @@ def nonlinear_latent(
     seed: int | None = None,
     map_seed: int = 12345,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """High-dimensional x, y of shape (n, out_dim) with I(X;Y) = ``mi`` exactly.
+    """High-dimensional nonlinear data whose MI is that of a low-dimensional Gaussian latent.
 
-    A correlated-Gaussian latent pair (``latent_dim`` each, total MI ``mi``) is
-    pushed through two different fixed injective maps (:func:`make_injective_map`,
-    fixed by ``map_seed``, independent of ``seed``).
+    Draws (z_x, z_y) = ``correlated_gaussians(n, latent_dim, mi, units=units, seed=seed)``
+    and returns ``x = F_x(z_x)``, ``y = F_y(z_y)`` where F_x and F_y are two different
+    fixed injective maps from :func:`make_injective_map` (streams 0 and 1 of ``map_seed``).
+    Injective maps of each variable leave MI unchanged, so I(X;Y) = ``mi``.  The maps
+    depend only on ``map_seed`` and the dims, never on ``seed``: different seeds give new
+    samples of the same distribution.
+
+    Args:
+        n: number of samples (>= 1).
+        latent_dim: dimension of each latent variable (>= 1).
+        out_dim: dimension of x and of y (>= latent_dim).
+        mi: total mutual information (>= 0, finite), in ``units``.
+        units: "bits" or "nats".
+        seed: seed of the latent sample.
+        map_seed: non-negative integer fixing the two maps.
+
+    Returns:
+        x, y: float64 arrays of shape (n, out_dim), entries of order 1.
     """
+    latent_dim = _check_count("latent_dim", latent_dim)
+    out_dim = _check_count("out_dim", out_dim)
+    if out_dim < latent_dim:
+        raise OptionError(f"out_dim ({out_dim}) must be >= latent_dim ({latent_dim}).")
+    map_x = make_injective_map(latent_dim, out_dim, map_seed, stream=0)
+    map_y = make_injective_map(latent_dim, out_dim, map_seed, stream=1)
     zx, zy = correlated_gaussians(n, latent_dim, mi, units=units, seed=seed)
-    map_x = make_injective_map(latent_dim, out_dim, map_seed)
-    map_y = make_injective_map(latent_dim, out_dim, map_seed + 1)
     return map_x(zx), map_y(zy)
+
+
+def _random_orthogonal(rng: np.random.Generator, size: int) -> np.ndarray:
+    """A Haar-distributed orthogonal (size x size) matrix."""
+    q, r = np.linalg.qr(rng.standard_normal((size, size)))
+    # Fixing the signs of diag(r) makes the QR factor unique, hence Haar-distributed.
+    return q * np.where(np.diag(r) < 0, -1.0, 1.0)
+
+
+def _check_units(units: Any) -> None:
+    if units not in _UNITS:
+        hint = closest_option_hint(str(units), _UNITS)
+        raise OptionError(f"units must be 'bits' or 'nats', not {units!r}{hint}.")
+
+
+def _check_count(name: str, value: Any, minimum: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
+        raise OptionError(f"{name} must be an integer >= {minimum}, not {value!r}.")
+    return int(value)
+
+
+def _mi_nats(mi: Any, units: str) -> float:
+    _check_units(units)
+    ok = isinstance(mi, numbers.Real) and not isinstance(mi, bool) and math.isfinite(mi)
+    if not ok or mi < 0:
+        raise OptionError(f"mi must be a finite number >= 0, not {mi!r}.")
+    return float(mi) * NATS_PER_BIT if units == "bits" else float(mi)

@@ -10,7 +10,7 @@ import numpy as np
 import torch
 
 from nmi_jupyter import __version__
-from nmi_jupyter.engine.config import EstimateConfig, make_config
+from nmi_jupyter.engine.config import EstimateConfig, check_option_names, make_config
 from nmi_jupyter.engine.data import (
     MIN_VALIDATION,
     Standardizer,
@@ -34,6 +34,15 @@ from nmi_jupyter.engine.train import TrainData, train_run
 from nmi_jupyter.engine.units import from_nats
 
 __all__ = ["estimate", "rigorous", "run_one"]
+
+_RIGOROUS_OPTIONS = (
+    "gammas",
+    "repeats",
+    "delta_threshold",
+    "min_gamma_points",
+    "confidence_level",
+    "exclude",
+)
 
 
 def estimate(
@@ -106,6 +115,7 @@ def rigorous(
         A :class:`RigorousResult`.  A cancelled or interrupted analysis keeps the
         finished runs, fits what it has and is marked partial.
     """
+    check_option_names(options, _RIGOROUS_OPTIONS)
     config = _seeded(make_config(config, **options))
     gamma_list = check_gammas(gammas)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:

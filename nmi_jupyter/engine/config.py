@@ -176,15 +176,20 @@ def option_names() -> tuple[str, ...]:
     return tuple(f.name for f in dataclasses.fields(EstimateConfig))
 
 
+def check_option_names(options: Mapping[str, Any], also_valid: tuple[str, ...] = ()) -> None:
+    """Raise :class:`OptionError` naming the closest valid option for an unknown name."""
+    valid = option_names() + also_valid
+    for name in options:
+        if name not in valid:
+            raise OptionError(f"Unknown option '{name}'{closest_option_hint(name, valid)}.")
+
+
 def make_config(base: EstimateConfig | None = None, /, **options: Any) -> EstimateConfig:
     """Build a validated config from keyword options, on top of ``base`` (defaults if None).
 
     Raises :class:`OptionError` naming the closest valid option for an unknown name.
     """
-    valid = option_names()
-    for name in options:
-        if name not in valid:
-            raise OptionError(f"Unknown option '{name}'{closest_option_hint(name, valid)}.")
+    check_option_names(options)
     merged: Mapping[str, Any] = {**(base.to_dict() if base else {}), **options}
     return EstimateConfig(**merged)
 

@@ -154,3 +154,10 @@ def test_reprs_and_plot(result):
     assert ax.get_xlabel().startswith("gamma") and ax.get_ylabel() == "MI (bits)"
     manual = result.refit(exclude={5}).plot()
     assert any(t.get_text() == "manual" for t in manual.texts)
+
+
+def test_unknown_rigorous_option_names_the_closest(data):
+    with pytest.raises(OptionError, match="did you mean 'gammas'"):
+        nmi.rigorous(*data, gamma=[1, 2], **FAST)
+    with pytest.raises(OptionError, match="did you mean 'delta_threshold'"):
+        nmi.rigorous(*data, delta_treshold=0.2, **FAST)
