@@ -44,9 +44,7 @@ _DIAG_LOW, _DIAG_HIGH = 0.5, 2.0
 INJECTIVE_MAP_SLOPE = 1.0 * 1.0 * _DIAG_LOW * _SQUASH_SLOPE
 
 
-def gaussian_mi(
-    rho: float | np.ndarray, dim: int = 1, units: str = "bits"
-) -> float | np.ndarray:
+def gaussian_mi(rho: float | np.ndarray, dim: int = 1, units: str = "bits") -> float | np.ndarray:
     """Closed-form I(X;Y) of ``dim`` independent coordinate pairs, each with correlation ``rho``.
 
     Args:
@@ -168,8 +166,7 @@ def make_injective_map(
         z = np.asarray(z, dtype=np.float64)
         if z.ndim == 0 or z.shape[-1] != in_dim:
             raise InvalidDataError(
-                f"the map takes arrays whose last axis has {in_dim} entries, "
-                f"not shape {z.shape}."
+                f"the map takes arrays whose last axis has {in_dim} entries, not shape {z.shape}."
             )
         u = z @ embed.T
         v = (u + 0.5 * np.tanh(u)) @ mix.T
