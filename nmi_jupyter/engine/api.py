@@ -4,21 +4,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-import torch
 
 from nmi_jupyter import __version__
+from nmi_jupyter.engine.batched import RunSpec, max_stack, train_batched
 from nmi_jupyter.engine.config import EstimateConfig, check_option_names, make_config
-from nmi_jupyter.engine.data import (
-    MIN_VALIDATION,
-    Standardizer,
-    check_gammas,
-    check_pair,
-    gamma_chunks,
-    split_indices,
-)
+from nmi_jupyter.engine.data import MIN_VALIDATION, check_gammas, check_pair, gamma_chunks
 from nmi_jupyter.engine.errors import InsufficientDataError, OptionError
 from nmi_jupyter.engine.events import CancelToken, Observer
 from nmi_jupyter.engine.extrapolate import (
@@ -27,13 +21,13 @@ from nmi_jupyter.engine.extrapolate import (
     DEFAULT_MIN_GAMMA_POINTS,
     check_fit_options,
 )
-from nmi_jupyter.engine.results import EstimateResult, History
+from nmi_jupyter.engine.results import STOPPED_REASONS, EstimateResult
 from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord, fit_runs
-from nmi_jupyter.engine.runtime import child_seeds, draw_seed, resolve_device, torch_threads
-from nmi_jupyter.engine.train import TrainData, train_run
-from nmi_jupyter.engine.units import from_nats
+from nmi_jupyter.engine.runs import PreparedRun, prepare_run, reported_history, reported_mi
+from nmi_jupyter.engine.runtime import draw_seed, resolve_device, torch_threads
+from nmi_jupyter.engine.train import TrainOutcome, train_run
 
-__all__ = ["estimate", "rigorous", "run_one"]
+__all__ = ["estimate", "rigorous"]
 
 _RIGOROUS_OPTIONS = (
     "gammas",
@@ -42,6 +36,7 @@ _RIGOROUS_OPTIONS = (
     "min_gamma_points",
     "confidence_level",
     "exclude",
+    "batched",
 )
 
 
@@ -76,7 +71,36 @@ def estimate(
     """
     config = _seeded(make_config(config, **options))
     xs, ys = check_pair(x, y)
-    return run_one(xs, ys, config, config.seed, observer=observer, cancel=cancel)
+    device = resolve_device(config.device)
+    run = prepare_run(xs, ys, config, config.seed, device)
+    with torch_threads(config.threads, device) as threads:
+        outcome = train_run(
+            run.data,
+            config,
+            init_seed=run.init_seed,
+            shuffle_seed=run.shuffle_seed,
+            observer=observer,
+            cancel=cancel,
+        )
+    mi, mi_val = reported_mi(outcome, config.units)
+    return EstimateResult(
+        mi=mi,
+        mi_val=mi_val,
+        units=config.units,
+        best_epoch=outcome.best_epoch,
+        stop_reason=outcome.stop_reason,
+        history=reported_history(outcome, config.units),
+        settings=config.to_dict(),
+        n_train=run.n_train,
+        n_val=run.n_val,
+        x_dim=xs.shape[1],
+        y_dim=ys.shape[1],
+        elapsed=outcome.elapsed,
+        device=str(device),
+        threads=threads,
+        version=__version__,
+        critic=outcome.critic,
+    )
 
 
 def rigorous(
@@ -89,6 +113,7 @@ def rigorous(
     min_gamma_points: int = DEFAULT_MIN_GAMMA_POINTS,
     confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
     exclude: Iterable[int] | None = None,
+    batched: bool = True,
     observer: Observer | None = None,
     cancel: CancelToken | None = None,
     config: EstimateConfig | None = None,
@@ -108,6 +133,8 @@ def rigorous(
         repeats: runs per chunk, each with its own seed.
         delta_threshold, min_gamma_points, confidence_level: the fit (see
             ``RigorousResult``); ``exclude`` drops gammas by hand.
+        batched: train all runs at once as one vectorised model (default, much
+            faster); False trains them one after another (same seeds, same meaning).
         observer, cancel: as for :func:`estimate`; events carry ``gamma`` and ``chunk``.
         **options: estimate options, the same for every run.
 
@@ -120,6 +147,9 @@ def rigorous(
     gamma_list = check_gammas(gammas)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise OptionError(f"repeats must be an integer >= 1, not {repeats!r}.")
+    if not isinstance(batched, bool):
+        raise OptionError(f"batched must be True or False, not {batched!r}.")
+    check_fit_options(delta_threshold, min_gamma_points, confidence_level)
     fit_request = {
         "exclude": sorted(int(g) for g in exclude) if exclude is not None else None,
         "use": None,
@@ -127,78 +157,126 @@ def rigorous(
         "min_gamma_points": min_gamma_points,
         "confidence_level": confidence_level,
     }
-    check_fit_options(delta_threshold, min_gamma_points, confidence_level)
     xs, ys = check_pair(x, y)
     n = len(xs)
     _check_chunk_size(n, max(gamma_list), config)
+    device = resolve_device(config.device)
     plan = gamma_chunks(n, gamma_list, config.split, np.random.default_rng(config.seed))
-    device = str(resolve_device(config.device))
-    runs: list[RunRecord] = []
-    stop_reason = "completed"
+    slots = [
+        _Slot(gamma, chunk, repeat, _run_seed(config.seed, gamma, chunk, repeat), len(idx))
+        for gamma in gamma_list
+        for chunk, idx in enumerate(plan[gamma])
+        for repeat in range(repeats)
+    ]
+    prepared = [
+        prepare_run(xs[plan[s.gamma][s.chunk]], ys[plan[s.gamma][s.chunk]], config, s.seed, device)
+        for s in slots
+    ]
     start = time.perf_counter()
-    run_id = 0
-    try:
-        for gamma in gamma_list:
-            for chunk, idx in enumerate(plan[gamma]):
-                for repeat in range(repeats):
-                    seed = int(
-                        np.random.SeedSequence([config.seed, gamma, chunk, repeat]).generate_state(
-                            1
-                        )[0]
-                    )
-                    r = run_one(
-                        xs[idx],
-                        ys[idx],
-                        config,
-                        seed,
-                        observer=observer,
-                        cancel=cancel,
-                        run_id=run_id,
-                        gamma=gamma,
-                        chunk=chunk,
-                    )
-                    run_id += 1
-                    if r.stopped:
-                        stop_reason = r.stop_reason
-                        raise _Stop
-                    runs.append(
-                        RunRecord(
-                            gamma=gamma,
-                            chunk=chunk,
-                            repeat=repeat,
-                            seed=seed,
-                            n_samples=len(idx),
-                            mi=r.mi,
-                            mi_val=r.mi_val,
-                            best_epoch=r.best_epoch,
-                            epochs_run=r.epochs_run,
-                            stop_reason=r.stop_reason,
-                            elapsed=r.elapsed,
-                            history=r.history,
-                        )
-                    )
-    except _Stop:
-        pass
-    except KeyboardInterrupt:
-        stop_reason = "interrupted"
-    settings = {**config.to_dict(), "fit": fit_request}
+    with torch_threads(config.threads, device, batched) as threads:
+        train = _train_batched if batched else _train_sequential
+        outcomes = train(slots, prepared, config, observer, cancel)
+    runs = tuple(
+        _record(slot, outcome, config.units)
+        for slot, outcome in zip(slots, outcomes, strict=False)
+        if outcome.stop_reason not in STOPPED_REASONS
+    )
+    stops = [o.stop_reason for o in outcomes if o.stop_reason in STOPPED_REASONS]
     return RigorousResult(
-        runs=tuple(runs),
-        fit=fit_runs(tuple(runs), n, fit_request),
+        runs=runs,
+        fit=fit_runs(runs, n, fit_request),
         units=config.units,
         n_samples=n,
         gammas=tuple(gamma_list),
         repeats=repeats,
-        settings=settings,
-        stop_reason=stop_reason,
+        settings={**config.to_dict(), "fit": fit_request, "batched": batched},
+        threads=threads,
+        stop_reason=stops[0] if stops else "completed",
         elapsed=time.perf_counter() - start,
-        device=device,
+        device=str(device),
         version=__version__,
     )
 
 
-class _Stop(Exception):
-    """Internal: a run was cancelled or interrupted; end the analysis."""
+@dataclass(frozen=True)
+class _Slot:
+    """Where a run of a rigorous analysis sits: its gamma, chunk, repeat and seed."""
+
+    gamma: int
+    chunk: int
+    repeat: int
+    seed: int
+    n_samples: int
+
+
+def _run_seed(seed: int, gamma: int, chunk: int, repeat: int) -> int:
+    return int(np.random.SeedSequence([seed, gamma, chunk, repeat]).generate_state(1)[0])
+
+
+def _train_sequential(
+    slots: list[_Slot],
+    prepared: list[PreparedRun],
+    config: EstimateConfig,
+    observer: Observer | None,
+    cancel: CancelToken | None,
+) -> list[TrainOutcome]:
+    """One run after another; stops at the first cancelled or interrupted run."""
+    outcomes = []
+    for run_id, (slot, run) in enumerate(zip(slots, prepared, strict=True)):
+        outcome = train_run(
+            run.data,
+            config,
+            init_seed=run.init_seed,
+            shuffle_seed=run.shuffle_seed,
+            observer=observer,
+            cancel=cancel,
+            run_id=run_id,
+            gamma=slot.gamma,
+            chunk=slot.chunk,
+        )
+        outcomes.append(outcome)
+        if outcome.stop_reason in STOPPED_REASONS:
+            break
+    return outcomes
+
+
+def _train_batched(
+    slots: list[_Slot],
+    prepared: list[PreparedRun],
+    config: EstimateConfig,
+    observer: Observer | None,
+    cancel: CancelToken | None,
+) -> list[TrainOutcome]:
+    """All runs as stacked models, in as few stacks as memory allows."""
+    specs = [
+        RunSpec(run.data, run.init_seed, run.shuffle_seed, run_id, slot.gamma, slot.chunk)
+        for run_id, (slot, run) in enumerate(zip(slots, prepared, strict=True))
+    ]
+    size = max_stack(config, config.batch_size)
+    outcomes: list[TrainOutcome] = []
+    for k in range(0, len(specs), size):
+        outcomes += train_batched(specs[k : k + size], config, observer=observer, cancel=cancel)
+        if any(o.stop_reason in STOPPED_REASONS for o in outcomes):
+            break
+    return outcomes
+
+
+def _record(slot: _Slot, outcome: TrainOutcome, units: str) -> RunRecord:
+    mi, mi_val = reported_mi(outcome, units)
+    return RunRecord(
+        gamma=slot.gamma,
+        chunk=slot.chunk,
+        repeat=slot.repeat,
+        seed=slot.seed,
+        n_samples=slot.n_samples,
+        mi=mi,
+        mi_val=mi_val,
+        best_epoch=outcome.best_epoch,
+        epochs_run=len(outcome.val),
+        stop_reason=outcome.stop_reason,
+        elapsed=outcome.elapsed,
+        history=reported_history(outcome, units),
+    )
 
 
 def _check_chunk_size(n: int, max_gamma: int, config: EstimateConfig) -> None:
@@ -217,85 +295,3 @@ def _check_chunk_size(n: int, max_gamma: int, config: EstimateConfig) -> None:
 
 def _seeded(config: EstimateConfig) -> EstimateConfig:
     return config if config.seed is not None else config.replace(seed=draw_seed())
-
-
-def run_one(
-    xs: np.ndarray,
-    ys: np.ndarray,
-    config: EstimateConfig,
-    seed: int,
-    *,
-    observer: Observer | None = None,
-    cancel: CancelToken | None = None,
-    run_id: int = 0,
-    gamma: int | None = None,
-    chunk: int | None = None,
-) -> EstimateResult:
-    """One training run on checked (samples, features) arrays; ``seed`` drives the
-    split, the initialisation and the minibatch order."""
-    split_seed, init_seed, shuffle_seed = child_seeds(seed, 3)
-    train_idx, val_idx = split_indices(
-        len(xs), config.split, config.val_fraction, config.gap, np.random.default_rng(split_seed)
-    )
-    if len(train_idx) < config.batch_size:
-        raise InsufficientDataError(
-            f"Only {len(train_idx)} training samples remain after the validation split, fewer "
-            f"than batch_size={config.batch_size}; use a smaller batch_size or more data."
-        )
-    device = resolve_device(config.device)
-    data = _prepare(xs, ys, train_idx, val_idx, config.standardize, device)
-    with torch_threads(config.threads, device) as threads:
-        outcome = train_run(
-            data,
-            config,
-            init_seed=init_seed,
-            shuffle_seed=shuffle_seed,
-            observer=observer,
-            cancel=cancel,
-            run_id=run_id,
-            gamma=gamma,
-            chunk=chunk,
-        )
-    units = config.units
-    best = outcome.best_epoch
-    return EstimateResult(
-        mi=float(from_nats(outcome.train[best], units)) if best >= 0 else float("nan"),
-        mi_val=float(from_nats(outcome.val[best], units)) if best >= 0 else float("nan"),
-        units=units,
-        best_epoch=best,
-        stop_reason=outcome.stop_reason,
-        history=History(
-            train=from_nats(outcome.train, units),
-            val=from_nats(outcome.val, units),
-            val_smoothed=from_nats(outcome.val_smoothed, units),
-        ),
-        settings=config.to_dict(),
-        n_train=len(train_idx),
-        n_val=len(val_idx),
-        x_dim=xs.shape[1],
-        y_dim=ys.shape[1],
-        elapsed=outcome.elapsed,
-        device=str(device),
-        threads=threads,
-        version=__version__,
-        critic=outcome.critic,
-    )
-
-
-def _prepare(
-    xs: np.ndarray,
-    ys: np.ndarray,
-    train_idx: np.ndarray,
-    val_idx: np.ndarray,
-    standardize: bool,
-    device: torch.device,
-) -> TrainData:
-    """Standardise with training statistics and move float32 tensors to ``device``."""
-    tensors = []
-    for data in (xs, ys):
-        fit = Standardizer.fit if standardize else lambda d: Standardizer.identity(d.shape[1])
-        scaler = fit(data[train_idx])
-        for idx in (train_idx, val_idx):
-            tensors.append(torch.as_tensor(scaler(data[idx]), dtype=torch.float32, device=device))
-    x_train, x_val, y_train, y_val = tensors
-    return TrainData(x_train, y_train, x_val, y_val)

@@ -1,9 +1,10 @@
 """Mutual-information lower bounds as pure functions of a critic score matrix.
 
-``scores[i, j] = f(x_i, y_j)`` for a block of ``n`` paired samples: the diagonal
-holds the true (joint) pairs, the off-diagonal the shuffled (product of
-marginals) pairs.  Every function returns a scalar tensor in nats; training
-maximises it (loss = -bound).  Formulas follow Poole et al. (2019), "On
+``scores[..., i, j] = f(x_i, y_j)`` for a block of ``n`` paired samples: the
+diagonal holds the true (joint) pairs, the off-diagonal the shuffled (product of
+marginals) pairs.  Leading dimensions index independent runs (the batched
+trainer); every function returns one value per matrix (a scalar for one
+matrix), in nats.  Training maximises it (loss = -bound).  Formulas follow Poole et al. (2019), "On
 variational bounds of mutual information", and Song & Ermon (2020), "Understanding
 the limitations of variational MI estimators" (SMILE).
 """
@@ -22,20 +23,20 @@ Bound = Callable[[torch.Tensor], torch.Tensor]
 
 
 def _check_square(scores: torch.Tensor) -> int:
-    if scores.ndim != 2 or scores.shape[0] != scores.shape[1] or scores.shape[0] < 2:
-        raise ValueError(f"scores must be a square matrix of size >= 2, got {tuple(scores.shape)}")
-    return scores.shape[0]
+    if scores.ndim < 2 or scores.shape[-1] != scores.shape[-2] or scores.shape[-1] < 2:
+        raise ValueError(f"scores must be square matrices of size >= 2, got {tuple(scores.shape)}")
+    return scores.shape[-1]
 
 
-def _off_diagonal(scores: torch.Tensor) -> torch.Tensor:
-    n = scores.shape[0]
-    mask = ~torch.eye(n, dtype=torch.bool, device=scores.device)
-    return scores[mask]
+def _diagonal(scores: torch.Tensor) -> torch.Tensor:
+    return torch.diagonal(scores, dim1=-2, dim2=-1)
 
 
 def _logmeanexp_off_diagonal(scores: torch.Tensor) -> torch.Tensor:
-    off = _off_diagonal(scores)
-    return torch.logsumexp(off, dim=0) - math.log(off.numel())
+    n = scores.shape[-1]
+    eye = torch.eye(n, dtype=torch.bool, device=scores.device)
+    masked = scores.masked_fill(eye, -math.inf)
+    return torch.logsumexp(masked.flatten(-2), dim=-1) - math.log(n * (n - 1))
 
 
 def infonce(scores: torch.Tensor) -> torch.Tensor:
@@ -45,8 +46,8 @@ def infonce(scores: torch.Tensor) -> torch.Tensor:
     the value never exceeds log(n) by construction.
     """
     n = _check_square(scores)
-    log_prob = torch.diagonal(scores) - torch.logsumexp(scores, dim=1)
-    return log_prob.mean() + math.log(n)
+    log_prob = _diagonal(scores) - torch.logsumexp(scores, dim=-1)
+    return log_prob.mean(dim=-1) + math.log(n)
 
 
 def tuba(scores: torch.Tensor, log_baseline: torch.Tensor | None = None) -> torch.Tensor:
@@ -56,8 +57,8 @@ def tuba(scores: torch.Tensor, log_baseline: torch.Tensor | None = None) -> torc
     """
     _check_square(scores)
     if log_baseline is not None:
-        scores = scores - log_baseline[None, :]
-    joint = torch.diagonal(scores).mean()
+        scores = scores - log_baseline[..., None, :]
+    joint = _diagonal(scores).mean(dim=-1)
     marginal = torch.exp(_logmeanexp_off_diagonal(scores))
     return 1.0 + joint - marginal
 
@@ -69,10 +70,10 @@ def nwj(scores: torch.Tensor) -> torch.Tensor:
 
 def _js_fgan(scores: torch.Tensor) -> torch.Tensor:
     """The Jensen-Shannon f-GAN objective (not itself an MI bound)."""
-    n = scores.shape[0]
-    diag = torch.diagonal(scores)
-    first = -F.softplus(-diag).mean()
-    second = (F.softplus(scores).sum() - F.softplus(diag).sum()) / (n * (n - 1))
+    n = scores.shape[-1]
+    diag = _diagonal(scores)
+    first = -F.softplus(-diag).mean(dim=-1)
+    second = (F.softplus(scores).sum(dim=(-2, -1)) - F.softplus(diag).sum(dim=-1)) / (n * (n - 1))
     return first - second
 
 
@@ -89,7 +90,7 @@ def smile(scores: torch.Tensor, clip: float = 5.0) -> torch.Tensor:
     trained with the JS gradient (Song & Ermon 2020)."""
     _check_square(scores)
     clipped = torch.clamp(scores, -clip, clip)
-    dv = torch.diagonal(scores).mean() - _logmeanexp_off_diagonal(clipped)
+    dv = _diagonal(scores).mean(dim=-1) - _logmeanexp_off_diagonal(clipped)
     js_value = _js_fgan(scores)
     return js_value + (dv - js_value).detach()
 

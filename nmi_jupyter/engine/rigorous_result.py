@@ -81,6 +81,7 @@ class RigorousResult:
     stop_reason: str  # "completed", "cancelled" or "interrupted"
     elapsed: float
     device: str
+    threads: int = 1
     version: str = ""
 
     # ----- the numbers -----

@@ -34,7 +34,15 @@ class TrainData:
 
 @dataclass
 class TrainOutcome:
-    """Raw output of :func:`train_run`; every MI is in nats."""
+    """Raw output of :func:`train_run`; every MI is in nats.
+
+    The per-epoch curves ``train`` (on a fixed random subset of the training
+    partition, see :func:`train_subset_size`) and ``val`` are evaluated in blocks of
+    ``batch_size``, the training objective's scale; they steer early stopping.
+    ``mi_train``/``mi_val``, the numbers reported, are evaluated once at the best
+    checkpoint on the whole partitions in blocks of ``eval_batch_size``, which
+    loosens InfoNCE's log(block) cap.
+    """
 
     train: np.ndarray
     val: np.ndarray
@@ -42,11 +50,25 @@ class TrainOutcome:
     best_epoch: int  # -1 when no epoch finished
     stop_reason: str
     elapsed: float
-    critic: nn.Module = field(repr=False)
+    mi_train: float
+    mi_val: float
+    critic: nn.Module | None = field(repr=False)  # restored best; None from the batched path
 
     @property
     def epochs_run(self) -> int:
         return len(self.val)
+
+
+def train_subset_size(n_train: int, n_val: int, block: int) -> int:
+    """Training samples evaluated each epoch for the training curve.
+
+    Evaluating the whole training partition every epoch cost as much as training
+    itself (measured: 8.6 of 20.8 s of a rigorous analysis); a fixed random subset
+    as large as the validation set (at least one block) gives a curve as precise
+    as the validation one.  The full partition is evaluated once, at the restored
+    checkpoint.
+    """
+    return min(n_train, max(n_val, block))
 
 
 @torch.no_grad()
@@ -60,9 +82,9 @@ def evaluate_bound(
 ) -> float:
     """The bound on a whole set, in nats: the size-weighted mean over near-equal blocks
     of about ``block_size`` samples (memory stays O(block_size²) for any set size)."""
-    n = len(x)
     if order is not None:
         x, y = x[order], y[order]
+    n = len(x)
     n_blocks = max(n // block_size, 1)
     total = 0.0
     for idx in torch.arange(n, device=x.device).tensor_split(n_blocks):
@@ -107,7 +129,8 @@ def train_run(
     )
     n_train, batch = len(data.x_train), config.batch_size
     n_batches = n_train // batch  # the incomplete last batch is dropped (reshuffled each epoch)
-    block = config.eval_batch_size
+    curve_block = config.batch_size
+    train_subset = train_subset_size(n_train, len(data.x_val), curve_block)
 
     train_hist: list[float] = []
     val_hist: list[float] = []
@@ -143,8 +166,10 @@ def train_run(
                     finite = False
                     break
             critic.eval()
-            train_mi = evaluate_bound(critic, bound, data.x_train, data.y_train, block, train_order)
-            val_mi = evaluate_bound(critic, bound, data.x_val, data.y_val, block, val_order)
+            train_mi = evaluate_bound(
+                critic, bound, data.x_train, data.y_train, curve_block, train_order[:train_subset]
+            )
+            val_mi = evaluate_bound(critic, bound, data.x_val, data.y_val, curve_block, val_order)
             if not (finite and math.isfinite(train_mi) and math.isfinite(val_mi)):
                 stop_reason = "diverged"
                 break
@@ -176,14 +201,19 @@ def train_run(
                 break
     except KeyboardInterrupt:
         stop_reason = "interrupted"
+    mi_train = mi_val = math.nan
     if best_epoch in checkpoints:
         critic.load_state_dict(checkpoints[best_epoch])
+        critic.eval()
+        block = config.eval_batch_size
+        mi_train = evaluate_bound(critic, bound, data.x_train, data.y_train, block, train_order)
+        mi_val = evaluate_bound(critic, bound, data.x_val, data.y_val, block, val_order)
     elapsed = time.perf_counter() - start
     train_arr, val_arr = np.array(train_hist), np.array(val_hist)
     emit(
         RunEnded(
-            mi=float(from_nats(train_arr[best_epoch], units)) if best_epoch >= 0 else math.nan,
-            mi_val=float(from_nats(val_arr[best_epoch], units)) if best_epoch >= 0 else math.nan,
+            mi=float(from_nats(mi_train, units)),
+            mi_val=float(from_nats(mi_val, units)),
             best_epoch=best_epoch,
             epochs_run=len(val_hist),
             stop_reason=stop_reason,
@@ -192,4 +222,6 @@ def train_run(
             **tags,
         )
     )
-    return TrainOutcome(train_arr, val_arr, smoothed, best_epoch, stop_reason, elapsed, critic)
+    return TrainOutcome(
+        train_arr, val_arr, smoothed, best_epoch, stop_reason, elapsed, mi_train, mi_val, critic
+    )

@@ -117,3 +117,12 @@ def test_get_bound_passes_smile_clip():
     assert bounds.get_bound("smile", 1.0)(f).item() == pytest.approx(
         _ref_smile(f.tolist(), 1.0), abs=1e-10
     )
+
+
+@pytest.mark.parametrize("name", sorted(bounds.BOUNDS))
+def test_stacked_score_matrices_give_one_value_each(name):
+    stack = torch.tensor(np.stack([_scores(9, s) for s in range(4)]))
+    got = bounds.BOUNDS[name](stack)
+    assert got.shape == (4,)
+    for k in range(4):
+        assert got[k].item() == pytest.approx(bounds.BOUNDS[name](stack[k]).item(), abs=1e-12)

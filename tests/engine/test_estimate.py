@@ -50,13 +50,15 @@ def test_nats_and_bits_differ_by_ln2(data):
     assert bits.units == "bits" and nats.units == "nats"
 
 
-def test_result_reports_the_training_value_at_the_best_smoothed_epoch(data):
+def test_result_reports_the_best_smoothed_epoch(data):
     r = nmi.estimate(*data, seed=2, **{**FAST, "epochs": 12})
     h = r.history
     assert r.best_epoch == int(np.argmax(h.val_smoothed)) or h.val_smoothed[r.best_epoch] >= (
         h.val_smoothed.max() * (1 - 1e-3)
     )
-    assert r.mi == h.train[r.best_epoch] and r.mi_val == h.val[r.best_epoch]
+    # Here the validation set (80) is smaller than both block sizes, so the reported
+    # validation value is the curve's value at the best epoch.
+    assert r.mi_val == pytest.approx(h.val[r.best_epoch], rel=1e-6)
     assert len(h.train) == len(h.val) == len(h.val_smoothed) == r.epochs_run
 
 

@@ -93,7 +93,8 @@ def test_save_load_refit_round_trip(tmp_path, result):
     assert loaded.summary() == manual.summary()
 
 
-def test_cancel_keeps_finished_runs_and_marks_partial(data):
+@pytest.mark.parametrize("batched", [True, False])
+def test_cancel_keeps_finished_runs_and_marks_partial(data, batched):
     token = nmi.CancelToken()
     done = []
 
@@ -103,14 +104,23 @@ def test_cancel_keeps_finished_runs_and_marks_partial(data):
             if len(done) == 6:
                 token.cancel()
 
-    rr = nmi.rigorous(*data, gammas=GAMMAS, seed=0, observer=observer, cancel=token, **FAST)
+    rr = nmi.rigorous(
+        *data, gammas=GAMMAS, seed=0, observer=observer, cancel=token, batched=batched, **FAST
+    )
     assert rr.partial and rr.stop_reason == "cancelled"
-    assert len(rr.runs) == 6 and not rr.is_reliable
+    # Batched runs that end their last epoch in the same step all finish together.
+    assert (6 <= len(rr.runs) < 15) if batched else len(rr.runs) == 6
+    assert not rr.is_reliable
+    assert all(r.stop_reason in {"early_stopping", "max_epochs"} for r in rr.runs)
     assert any("cancelled" in r for r in rr.reasons)
-    assert math.isfinite(rr.mi)  # gammas 1-3 finished: a fit exists
+    if not batched:  # one run after another: gammas 1-3 finished, so a fit exists
+        assert math.isfinite(rr.mi)
 
 
-def test_interrupt_keeps_finished_runs(data):
+# Sequential: the 9th epoch falls in the third run (4 epochs each), so two runs
+# finished.  Batched: all runs train together and none has finished 4 epochs yet.
+@pytest.mark.parametrize(("batched", "finished"), [(False, 2), (True, 0)])
+def test_interrupt_keeps_finished_runs(data, batched, finished):
     count = []
 
     def observer(event):
@@ -119,8 +129,8 @@ def test_interrupt_keeps_finished_runs(data):
             if len(count) == 9:
                 raise KeyboardInterrupt
 
-    rr = nmi.rigorous(*data, gammas=GAMMAS, seed=0, observer=observer, **FAST)
-    assert rr.stop_reason == "interrupted" and len(rr.runs) == 2
+    rr = nmi.rigorous(*data, gammas=GAMMAS, seed=0, observer=observer, batched=batched, **FAST)
+    assert rr.stop_reason == "interrupted" and len(rr.runs) == finished
     assert "interrupted" in rr.summary()
 
 

@@ -1,0 +1,108 @@
+"""The batched trainer means what the one-run-at-a-time trainer means."""
+
+import numpy as np
+import pytest
+import torch
+
+import nmi_jupyter as nmi
+from nmi_jupyter.engine.batched import StackedAdam, max_stack
+from nmi_jupyter.engine.config import EstimateConfig
+
+FAST = {"epochs": 4, "batch_size": 32, "hidden_dim": 16, "embedding_dim": 8, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return nmi.generators.correlated_gaussians(n=1500, dim=2, mi=1.0, seed=0)
+
+
+def test_stacked_adam_is_independent_torch_adams():
+    torch.manual_seed(0)
+    stacked = torch.randn(3, 4, 5)
+    separate = [stacked[k].clone().requires_grad_() for k in range(3)]
+    optimisers = [torch.optim.Adam([p], lr=1e-2) for p in separate]
+    adam = StackedAdam([stacked], lr=1e-2)
+    for step in range(5):
+        grads = torch.randn(3, 4, 5) * (step + 1)
+        adam.step([stacked], [grads])
+        for k, (p, opt) in enumerate(zip(separate, optimisers, strict=True)):
+            p.grad = grads[k].clone()
+            opt.step()
+    for k in range(3):
+        torch.testing.assert_close(stacked[k], separate[k].detach(), rtol=1e-6, atol=1e-7)
+
+
+def test_dropping_a_run_keeps_the_others_state():
+    params = [torch.zeros(3, 2)]
+    adam = StackedAdam(params, lr=0.1)
+    adam.step(params, [torch.tensor([[1.0, 1.0], [2.0, 2.0], [3.0, 3.0]])])
+    adam.keep(torch.tensor([0, 2]))
+    assert adam.exp_avg[0].shape == (2, 2)
+    torch.testing.assert_close(adam.exp_avg[0][:, 0], torch.tensor([0.1, 0.3]))
+
+
+def test_same_seeds_give_the_same_runs_as_the_sequential_path(data):
+    # Same initialisation and minibatch order: only float summation order differs.
+    b = nmi.rigorous(*data, gammas=[1, 2, 3], seed=0, batched=True, **FAST)
+    s = nmi.rigorous(*data, gammas=[1, 2, 3], seed=0, batched=False, **FAST)
+    assert [(r.gamma, r.chunk) for r in b.runs] == [(r.gamma, r.chunk) for r in s.runs]
+    for rb, rs in zip(b.runs, s.runs, strict=True):
+        assert rb.epochs_run == rs.epochs_run and rb.best_epoch == rs.best_epoch
+        np.testing.assert_allclose(rb.history.val, rs.history.val, atol=2e-4)
+        assert rb.mi == pytest.approx(rs.mi, abs=2e-4)
+    assert b.mi == pytest.approx(s.mi, abs=1e-3)
+
+
+def test_batched_and_sequential_agree_in_distribution(data):
+    # Different seeds: per-gamma means of the two paths agree within their
+    # seed-to-seed spread (3 standard errors of the difference).
+    opts = {**FAST, "epochs": 15, "patience": 4}
+    b = nmi.rigorous(*data, gammas=[2, 4, 6], seed=1, batched=True, **opts)
+    s = nmi.rigorous(*data, gammas=[2, 4, 6], seed=2, batched=False, **opts)
+    for g in (2, 4, 6):
+        vb = np.array([r.mi for r in b.runs if r.gamma == g])
+        vs = np.array([r.mi for r in s.runs if r.gamma == g])
+        se = np.sqrt(vb.var(ddof=1) / len(vb) + vs.var(ddof=1) / len(vs))
+        assert abs(vb.mean() - vs.mean()) < 3 * se + 0.02, (g, vb, vs)
+
+
+def test_runs_stop_independently(data):
+    events = []
+    rr = nmi.rigorous(
+        *data,
+        gammas=[1, 5],
+        seed=3,
+        observer=events.append,
+        **{**FAST, "epochs": 40, "patience": 2},
+    )
+    epochs = {r.epochs_run for r in rr.runs}
+    assert len(epochs) > 1  # early stopping is per run
+    ended = [e for e in events if isinstance(e, nmi.RunEnded)]
+    assert len(ended) == 6 and {e.stop_reason for e in ended} <= {"early_stopping", "max_epochs"}
+    for run in rr.runs:  # a stopped run produced no further epochs
+        run_epochs = [
+            e
+            for e in events
+            if isinstance(e, nmi.EpochEnded) and (e.gamma, e.chunk) == (run.gamma, run.chunk)
+        ]
+        assert len(run_epochs) == run.epochs_run
+
+
+def test_concat_critics_are_split_into_stacks_that_fit_in_memory(data):
+    assert max_stack(EstimateConfig(critic="concat"), 128) < 55
+    assert max_stack(EstimateConfig(), 128) >= 55
+    rr = nmi.rigorous(*data, gammas=[1, 2], seed=0, critic="concat", **FAST)
+    assert len(rr.runs) == 3 and np.isfinite(rr.mi)
+
+
+def test_every_estimator_runs_batched(data):
+    for estimator in ("nwj", "tuba", "js", "smile"):
+        rr = nmi.rigorous(*data, gammas=[1, 2], seed=0, estimator=estimator, **FAST)
+        assert np.isfinite(rr.mi), estimator
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+@pytest.mark.parametrize("batched", [True, False])
+def test_rigorous_on_cuda(data, batched):
+    rr = nmi.rigorous(*data, gammas=[1, 2], seed=0, batched=batched, **{**FAST, "device": "cuda"})
+    assert rr.device.startswith("cuda") and np.isfinite(rr.mi)
