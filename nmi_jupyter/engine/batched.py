@@ -27,7 +27,7 @@ from nmi_jupyter.engine.bounds import get_bound
 from nmi_jupyter.engine.config import EstimateConfig
 from nmi_jupyter.engine.early_stopping import EarlyStopping
 from nmi_jupyter.engine.events import CancelToken, EpochEnded, Observer, RunEnded, RunStarted
-from nmi_jupyter.engine.models import build_critic
+from nmi_jupyter.engine.models import build_critic, stacked_scores
 from nmi_jupyter.engine.train import TrainData, TrainOutcome, train_subset_size
 from nmi_jupyter.engine.units import from_nats
 
@@ -74,10 +74,15 @@ class StackedAdam:
         beta1, beta2 = _BETAS
         step_size = self.lr / (1 - beta1**self.steps)
         bias2_sqrt = math.sqrt(1 - beta2**self.steps)
-        for p, g, m, v in zip(params, grads, self.exp_avg, self.exp_avg_sq, strict=True):
-            m.lerp_(g, 1 - beta1)
-            v.mul_(beta2).addcmul_(g, g, value=1 - beta2)
-            p.addcdiv_(m, (v.sqrt() / bias2_sqrt).add_(_EPS), value=-step_size)
+        # The same arithmetic as torch.optim.Adam, as multi-tensor (foreach) kernels.
+        grads = list(grads)
+        torch._foreach_lerp_(self.exp_avg, grads, 1 - beta1)
+        torch._foreach_mul_(self.exp_avg_sq, beta2)
+        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, value=1 - beta2)
+        denom = torch._foreach_sqrt(self.exp_avg_sq)
+        torch._foreach_div_(denom, bias2_sqrt)
+        torch._foreach_add_(denom, _EPS)
+        torch._foreach_addcdiv_(params, self.exp_avg, denom, value=-step_size)
 
     def keep(self, slots: torch.Tensor) -> None:
         self.exp_avg = [m[slots] for m in self.exp_avg]
@@ -157,10 +162,17 @@ def train_batched(
     base = copy.deepcopy(critics[0]).to("meta")
     del critics
 
-    def one_critic(p, b, x, y):
-        return functional_call(base, (p, b), (x, y))
+    direct = stacked_scores(config)
+    if direct is not None:
 
-    scores_of = vmap(one_critic)
+        def scores_of(p, b, x, y):
+            return direct(p, x, y)
+    else:
+
+        def one_critic(p, b, x, y):
+            return functional_call(base, (p, b), (x, y))
+
+        scores_of = vmap(one_critic)
     x_train = torch.cat([s.data.x_train for s in specs])
     y_train = torch.cat([s.data.y_train for s in specs])
     x_val = torch.cat([s.data.x_val for s in specs])

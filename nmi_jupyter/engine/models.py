@@ -6,12 +6,21 @@ to scores (n, n) with ``scores[i, j] = f(x_i, y_j)``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import torch
 from torch import nn
 
 from nmi_jupyter.engine.config import EstimateConfig
 
-__all__ = ["mlp", "SeparableCritic", "BilinearCritic", "ConcatCritic", "build_critic"]
+__all__ = [
+    "mlp",
+    "SeparableCritic",
+    "BilinearCritic",
+    "ConcatCritic",
+    "build_critic",
+    "stacked_scores",
+]
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
     "relu": nn.ReLU,
@@ -87,3 +96,36 @@ def build_critic(config: EstimateConfig, x_dim: int, y_dim: int) -> nn.Module:
     if config.critic == "bilinear":
         return BilinearCritic(g, h, config.embedding_dim)
     return SeparableCritic(g, h)
+
+
+def stacked_scores(
+    config: EstimateConfig,
+) -> Callable[[dict[str, torch.Tensor], torch.Tensor, torch.Tensor], torch.Tensor] | None:
+    """A direct batched-matmul form of the separable and bilinear critics for K stacked
+    runs: ``f(params, x (K, B, dx), y (K, B, dy)) -> scores (K, B, B)``, with ``params``
+    named as ``stack_module_state`` names the modules built by :func:`build_critic`.
+
+    It computes what ``vmap(functional_call(critic, ...))`` does, without the
+    per-call tracing overhead (measured ~10 % of a rigorous analysis).  None for
+    the concat critic, which the batched trainer runs through ``vmap``.
+    """
+    if config.critic == "concat":
+        return None
+    act = _ACTIVATIONS[config.activation]()
+    depth = config.n_layers
+
+    def embed(params: dict[str, torch.Tensor], prefix: str, h: torch.Tensor) -> torch.Tensor:
+        for i in range(depth + 1):
+            weight, bias = params[f"{prefix}.{2 * i}.weight"], params[f"{prefix}.{2 * i}.bias"]
+            h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+            if i < depth:
+                h = act(h)
+        return h
+
+    def scores(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        gx, hy = embed(params, "g", x), embed(params, "h", y)
+        if config.critic == "bilinear":
+            gx = torch.bmm(gx, params["weight"])
+        return torch.bmm(gx, hy.transpose(1, 2))
+
+    return scores

@@ -106,3 +106,29 @@ def test_every_estimator_runs_batched(data):
 def test_rigorous_on_cuda(data, batched):
     rr = nmi.rigorous(*data, gammas=[1, 2], seed=0, batched=batched, **{**FAST, "device": "cuda"})
     assert rr.device.startswith("cuda") and np.isfinite(rr.mi)
+
+
+@pytest.mark.parametrize("critic", ["separable", "bilinear"])
+@pytest.mark.parametrize("activation", ["relu", "tanh"])
+def test_direct_stacked_scores_equal_vmapped_modules(critic, activation):
+    import copy
+
+    from torch.func import functional_call, stack_module_state, vmap
+
+    from nmi_jupyter.engine.models import build_critic, stacked_scores
+
+    config = EstimateConfig(
+        critic=critic, activation=activation, n_layers=3, hidden_dim=8, embedding_dim=4
+    )
+    torch.manual_seed(0)
+    critics = [build_critic(config, 3, 2) for _ in range(4)]
+    params, buffers = stack_module_state(critics)
+    base = copy.deepcopy(critics[0]).to("meta")
+    x, y = torch.randn(4, 6, 3), torch.randn(4, 6, 2)
+    expected = vmap(lambda p, b, xx, yy: functional_call(base, (p, b), (xx, yy)))(
+        params, buffers, x, y
+    )
+    torch.testing.assert_close(stacked_scores(config)(params, x, y), expected)
+    for k in range(4):
+        torch.testing.assert_close(expected[k], critics[k](x[k], y[k]))
+    assert stacked_scores(EstimateConfig(critic="concat")) is None

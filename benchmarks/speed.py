@@ -1,0 +1,151 @@
+"""Speed of a rigorous analysis: batched trainer against one run at a time.
+
+    OMP_NUM_THREADS=1 python benchmarks/speed.py            # both sizes, about 5 minutes
+    OMP_NUM_THREADS=1 python benchmarks/speed.py --quick    # N = 5000, d = 5 only
+
+For rigorous mode with default settings (gammas 1..10, 55 runs) at (N = 5000,
+d = 5) and (N = 10000, d = 20), with early stopping on (default) and off (a fixed
+50 epochs, for a like-for-like comparison), it prints wall time, training samples
+per second, the batched/sequential speed-up, and the efficiency: achieved
+training FLOP/s divided by a large float32 matmul's FLOP/s measured in this run
+on the same threads.  Also the corrected MI of both paths, and the peak memory
+of the batched path at N = 10000, d = 20 (measured in a fresh subprocess).
+All numbers are measured side by side in one run; tests never assert times.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+import time
+
+import torch
+
+import nmi_jupyter as nmi
+from nmi_jupyter.engine.config import EstimateConfig
+from nmi_jupyter.engine.runtime import default_threads
+
+
+def matmul_flops(threads: int, size: int = 2048, repeats: int = 5) -> float:
+    """FLOP/s of a large float32 matmul on ``threads`` threads (best of ``repeats``)."""
+    previous = torch.get_num_threads()
+    torch.set_num_threads(threads)
+    try:
+        a, b = torch.randn(size, size), torch.randn(size, size)
+        a @ b
+        best = float("inf")
+        for _ in range(repeats):
+            start = time.perf_counter()
+            a @ b
+            best = min(best, time.perf_counter() - start)
+        return 2 * size**3 / best
+    finally:
+        torch.set_num_threads(previous)
+
+
+def training_work(rr: nmi.RigorousResult, x_dim: int, y_dim: int) -> tuple[int, float]:
+    """(training samples processed, training FLOPs) of a finished analysis: the matmuls of
+    the two MLPs and the score matrix, forward and backward (3x forward)."""
+    c = EstimateConfig(**{k: v for k, v in rr.settings.items() if k not in ("fit", "batched")})
+    h, e, b = c.hidden_dim, c.embedding_dim, c.batch_size
+    per_sample_forward = 0
+    for d in (x_dim, y_dim):
+        per_sample_forward += 2 * (d * h + (c.n_layers - 1) * h * h + h * e)
+    per_sample_forward += 2 * b * e
+    samples = 0
+    for run in rr.runs:
+        n_val = max(round(run.n_samples * c.val_fraction), 1)
+        samples += run.epochs_run * ((run.n_samples - n_val) // b) * b
+    return samples, 3.0 * per_sample_forward * samples
+
+
+def measure(x, y, batched: bool, fixed: bool) -> dict:
+    options = {"seed": 0, "device": "cpu", "batched": batched}
+    if fixed:
+        options["patience"] = 50  # with epochs = 50: never stops early
+    start = time.perf_counter()
+    rr = nmi.rigorous(x, y, **options)
+    wall = time.perf_counter() - start
+    samples, flops = training_work(rr, x.shape[1], y.shape[1])
+    return {"wall": wall, "samples": samples, "flops": flops, "result": rr, "threads": rr.threads}
+
+
+def peak_memory(n: int, d: int) -> float:
+    """Peak resident memory (MiB) a fresh process adds while running the batched analysis."""
+    code = (
+        "import resource, nmi_jupyter as nmi\n"
+        f"x, y = nmi.generators.correlated_gaussians(n={n}, dim={d}, mi=2.0, seed=0)\n"
+        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "nmi.rigorous(x, y, seed=0, device='cpu')\n"
+        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
+        "print((peak - base) / 1024, peak / 1024)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    added, total = map(float, out.stdout.split())
+    return added, total
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--quick", action="store_true", help="only N = 5000, d = 5")
+    parser.add_argument("--json", help="also write the numbers to this file")
+    args = parser.parse_args()
+    sizes = [(5000, 5)] if args.quick else [(5000, 5), (10000, 20)]
+    threads = {True: default_threads(True), False: default_threads(False)}
+    peak = {t: matmul_flops(t) for t in sorted(set(threads.values()))}
+    print(
+        f"torch {torch.__version__}; default threads: batched {threads[True]}, "
+        f"sequential {threads[False]}"
+    )
+    for t, f in peak.items():
+        print(f"large float32 matmul on {t} thread(s): {f / 1e9:.1f} GFLOP/s")
+    report = []
+    for n, d in sizes:
+        x, y = nmi.generators.correlated_gaussians(n=n, dim=d, mi=2.0, seed=0)
+        for fixed in (True, False):
+            label = "fixed 50 epochs" if fixed else "early stopping"
+            rows = {b: measure(x, y, b, fixed) for b in (True, False)}
+            print(f"\nrigorous, N={n}, d={d}, {label}:")
+            for b, m in rows.items():
+                rr = m["result"]
+                eff = m["flops"] / m["wall"] / peak[m["threads"]]
+                print(
+                    f"  {'batched   ' if b else 'sequential'}: {m['wall']:6.1f} s  "
+                    f"{m['samples'] / m['wall']:9.0f} train samples/s  "
+                    f"{m['flops'] / m['wall'] / 1e9:5.1f} GFLOP/s  efficiency {eff:5.1%}  "
+                    f"MI {rr.mi:.3f} ± {rr.mi_error:.3f} bits"
+                )
+                report.append(
+                    {
+                        "n": n,
+                        "d": d,
+                        "fixed": fixed,
+                        "batched": b,
+                        "wall": m["wall"],
+                        "samples_per_s": m["samples"] / m["wall"],
+                        "efficiency": eff,
+                        "mi": rr.mi,
+                        "mi_error": rr.mi_error,
+                    }
+                )
+            b, s = rows[True]["result"], rows[False]["result"]
+            agree = abs(b.mi - s.mi) <= b.mi_error + s.mi_error
+            print(
+                f"  speed-up batched/sequential: {rows[False]['wall'] / rows[True]['wall']:.2f}x;"
+                f" corrected MI agree within error bars: {agree}"
+            )
+    if not args.quick:
+        added, total = peak_memory(10000, 20)
+        print(
+            f"\npeak memory, batched, N=10000, d=20: +{added:.0f} MiB during the analysis "
+            f"({total:.0f} MiB process peak)"
+        )
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(report, f, indent=1)
+
+
+if __name__ == "__main__":
+    main()
