@@ -72,16 +72,30 @@ def measure(x, y, batched: bool, fixed: bool) -> dict:
     return {"wall": wall, "samples": samples, "flops": flops, "result": rr, "threads": rr.threads}
 
 
-def peak_memory(n: int, d: int) -> float:
-    """Peak resident memory (MiB) a fresh process adds while running the batched analysis."""
-    code = (
-        "import resource, nmi_jupyter as nmi\n"
-        f"x, y = nmi.generators.correlated_gaussians(n={n}, dim={d}, mi=2.0, seed=0)\n"
-        "base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "nmi.rigorous(x, y, seed=0, device='cpu')\n"
-        "peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss\n"
-        "print((peak - base) / 1024, peak / 1024)\n"
-    )
+def peak_memory(n: int, d: int) -> tuple[float, float]:
+    """(MiB added above the starting resident memory, MiB peak resident memory) of a
+    fresh process while it runs the batched analysis; RSS is sampled every 5 ms."""
+    code = f"""
+import os, threading, time
+import nmi_jupyter as nmi
+def rss():
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+x, y = nmi.generators.correlated_gaussians(n={n}, dim={d}, mi=2.0, seed=0)
+base = rss()
+peak = [base]
+done = threading.Event()
+def poll():
+    while not done.is_set():
+        peak[0] = max(peak[0], rss())
+        time.sleep(0.005)
+sampler = threading.Thread(target=poll, daemon=True)
+sampler.start()
+nmi.rigorous(x, y, seed=0, device="cpu")
+done.set()
+sampler.join()
+print((peak[0] - base) / 2**20, peak[0] / 2**20)
+"""
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     added, total = map(float, out.stdout.split())
     return added, total
