@@ -42,3 +42,17 @@ __all__ = [
     "OptionError",
     "NeuralMIWarning",
 ]
+
+
+def load_ipython_extension(ipython) -> None:
+    """``%load_ext nmi_jupyter``: register ``%%neuralmi`` (imported only now)."""
+    from nmi_jupyter.magic.cell_magic import load
+
+    load(ipython)
+
+
+def unload_ipython_extension(ipython) -> None:
+    """``%unload_ext nmi_jupyter``: remove the magics."""
+    from nmi_jupyter.magic.cell_magic import unload
+
+    unload(ipython)

@@ -1,0 +1,1 @@
+"""The ``%%neuralmi`` magic: a thin translator from notebook syntax to the engine API."""

@@ -1,0 +1,1 @@
+"""Notebook views of engine events and results.  They observe; they never train."""

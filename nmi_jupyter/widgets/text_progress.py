@@ -1,0 +1,60 @@
+"""A one-line progress display for notebooks: an engine-event observer, throttled."""
+
+from __future__ import annotations
+
+import time
+
+from nmi_jupyter.engine.events import EpochEnded, Event, RunEnded, RunStarted
+
+__all__ = ["TextProgress"]
+
+
+class TextProgress:
+    """Shows the latest epoch (and, for many runs, how many have finished) in one
+    updating output line; redraws at most every ``interval`` seconds."""
+
+    def __init__(self, total_runs: int = 1, interval: float = 0.5) -> None:
+        from IPython.display import display
+
+        self.total_runs = total_runs
+        self.interval = interval
+        self.finished = 0
+        self._last = 0.0
+        self._handle = display(self._text("starting ..."), display_id=True)
+
+    @staticmethod
+    def _text(message: str):
+        from IPython.display import Pretty
+
+        return Pretty(message)
+
+    def __call__(self, event: Event) -> None:
+        if isinstance(event, RunEnded):
+            self.finished += 1
+            message = self._describe(event, f"run ended ({event.stop_reason})")
+            self._show(message, force=self.finished == self.total_runs)
+        elif isinstance(event, EpochEnded):
+            self._show(
+                self._describe(
+                    event,
+                    f"epoch {event.epoch + 1}: train {event.train_mi:.3f}, validation "
+                    f"{event.val_mi:.3f} {event.units}, best epoch {event.best_epoch + 1}",
+                )
+            )
+        elif isinstance(event, RunStarted) and self.total_runs == 1:
+            self._show(f"training on {event.n_train} samples (max {event.max_epochs} epochs)")
+
+    def _describe(self, event: EpochEnded | RunEnded, what: str) -> str:
+        if self.total_runs == 1:
+            return what
+        where = (
+            f"gamma {event.gamma}, chunk {event.chunk}" if event.gamma else f"run {event.run_id}"
+        )
+        return f"{self.finished}/{self.total_runs} runs finished - {where}: {what}"
+
+    def _show(self, message: str, force: bool = False) -> None:
+        now = time.monotonic()
+        if force or now - self._last >= self.interval:
+            self._last = now
+            if self._handle is not None:
+                self._handle.update(self._text(message))

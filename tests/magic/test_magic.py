@@ -1,0 +1,206 @@
+"""The magic through a real IPython InteractiveShell."""
+
+import pytest
+from IPython.core.error import UsageError
+from IPython.core.interactiveshell import InteractiveShell
+
+import nmi_jupyter as nmi
+from nmi_jupyter.magic.cell_magic import NeuralMIMagics
+from nmi_jupyter.magic.options import merge_options
+from nmi_jupyter.magic.parse import (
+    MagicSyntaxError,
+    parse_body,
+    parse_gammas,
+    parse_line,
+    split_line,
+)
+
+TINY = "batch_size = 32\nhidden_dim = 8\nembedding_dim = 4\n"
+
+
+@pytest.fixture
+def ip():
+    shell = InteractiveShell.instance()
+    shell.run_line_magic("load_ext", "nmi_jupyter")
+    shell.run_cell(
+        "import nmi_jupyter as nmi\n"
+        "x, y = nmi.generators.correlated_gaussians(600, 2, 1.0, seed=0)\n"
+        "spikes = x"
+    )
+    yield shell
+    for c in shell.configurables:
+        if isinstance(c, NeuralMIMagics):
+            for name in c.trait_names(config=True):
+                setattr(c, name, None)
+    shell.run_line_magic("unload_ext", "nmi_jupyter")
+
+
+def _magics(shell):
+    return [c for c in shell.configurables if isinstance(c, NeuralMIMagics)]
+
+
+def test_load_twice_unload_and_reload(ip):
+    ip.run_line_magic("load_ext", "nmi_jupyter")
+    assert len(_magics(ip)) == 1
+    assert "neuralmi" in ip.magics_manager.magics["cell"]
+    ip.run_line_magic("unload_ext", "nmi_jupyter")
+    assert "neuralmi" not in ip.magics_manager.magics["cell"]
+    assert "neuralmi" not in ip.magics_manager.magics["line"] and not _magics(ip)
+    ip.run_line_magic("load_ext", "nmi_jupyter")
+    ip.run_line_magic("reload_ext", "nmi_jupyter")
+    assert len(_magics(ip)) == 1 and "neuralmi" in ip.magics_manager.magics["line"]
+
+
+def test_cell_magic_equals_its_python_twin(ip):
+    res = ip.run_cell_magic("neuralmi", "x y --epochs 3 --seed 0 -o res --quiet", TINY)
+    assert ip.user_ns["res"] is res
+    twin = nmi.estimate(
+        ip.user_ns["x"],
+        ip.user_ns["y"],
+        epochs=3,
+        seed=0,
+        batch_size=32,
+        hidden_dim=8,
+        embedding_dim=4,
+    )
+    same = {k: v for k, v in res.to_dict().items() if k != "elapsed"}
+    assert same == {k: v for k, v in twin.to_dict().items() if k != "elapsed"}
+
+
+def test_line_magic_and_expressions_with_spaces(ip):
+    res = ip.run_line_magic(
+        "neuralmi", "spikes[:, :1] y[:, 0] --epochs 2 --seed 1 --quiet --batch-size 32"
+    )
+    assert (res.x_dim, res.y_dim, res.epochs_run) == (1, 1, 2)
+    assert ip.user_ns["_nmi"] is res
+
+
+def test_rigorous_mode_twin(ip):
+    body = TINY + "gammas = range(1, 4)\n"
+    res = ip.run_cell_magic("neuralmi", "x y --mode rigorous --epochs 2 --seed 0 --quiet", body)
+    twin = nmi.rigorous(
+        ip.user_ns["x"],
+        ip.user_ns["y"],
+        gammas=range(1, 4),
+        epochs=2,
+        seed=0,
+        batch_size=32,
+        hidden_dim=8,
+        embedding_dim=4,
+    )
+    assert isinstance(res, nmi.RigorousResult) and res.mi == twin.mi
+    line = ip.run_cell_magic(
+        "neuralmi", "x y --mode rigorous --gammas 1-3 --epochs 2 --seed 0 --quiet", TINY
+    )
+    assert line.mi == twin.mi and line.gammas == (1, 2, 3)
+
+
+def test_precedence_config_line_body(ip):
+    ip.run_line_magic("config", "NeuralMIMagics.epochs = 2")
+    ip.run_line_magic("config", "NeuralMIMagics.units = 'nats'")
+    r = ip.run_cell_magic("neuralmi", "x y --seed 0 --quiet", TINY)
+    assert r.epochs_run == 2 and r.units == "nats"  # from %config
+    r = ip.run_cell_magic("neuralmi", "x y --seed 0 --quiet --epochs 3", TINY)
+    assert r.epochs_run == 3  # the line beats %config
+    r = ip.run_cell_magic("neuralmi", "x y --seed 0 --quiet", TINY + "epochs = 4\nunits = 'bits'")
+    assert r.epochs_run == 4 and r.units == "bits"  # the body beats %config
+    r = ip.run_cell_magic("neuralmi", "x y --seed 0 --quiet --epochs 4", TINY + "epochs = 4")
+    assert r.epochs_run == 4  # the same value twice is fine
+
+
+def test_merge_is_one_function():
+    assert merge_options({"epochs": 5, "lr": None}, {"epochs": 6}, {"batch_size": 8}) == {
+        "epochs": 6,
+        "batch_size": 8,
+    }
+    with pytest.raises(MagicSyntaxError, match="given on the line"):
+        merge_options({}, {"epochs": 6}, {"epochs": 7})
+
+
+@pytest.mark.parametrize(
+    ("line", "body", "message"),
+    [
+        (
+            "x y --quiet",
+            "epoch = 3",
+            r"body line 1: unknown option 'epoch' \(did you mean 'epochs'",
+        ),
+        ("x y --quiet", "epochs = 3\nepochs = 4", "line 2: 'epochs' was already set on line 1"),
+        ("x y --quiet", "import os", "body line 1: expected 'key = value'"),
+        ("x y --quiet", "epochs = 3\nprint(1)", "body line 2"),
+        ("x y --quiet --epochs 3", "epochs = 5", "given on the line"),
+        ("x y --quiet", "epochs = undefined_name", "could not evaluate body line 1"),
+        ("nothere y --quiet", "epochs = 2", "could not evaluate X = 'nothere'.*not defined"),
+        ("x y --quiet --estimator infonse", "", "did you mean 'infonce'"),
+        ("x y --quiet --epochs three", "", "invalid int value"),
+        ("x y --quiet --bogus 3", "", "unrecognized arguments"),
+        ("x", "", "needs two expressions"),
+        ("x y --quiet --gammas 1-a", "", "gammas must look like"),
+        ("x y --quiet -o 3x", "", "-o needs a variable name"),
+        ("x y --quiet", "gammas = range(1, 5)", "only apply to --mode rigorous"),
+        ("x y[:10] --quiet", "epochs = 2", "same number of samples"),
+        ("x y --quiet", "epochs = 0", "epochs must be an integer >= 1"),
+        ("x y --quiet", "lr = 'fast'", "lr must be a finite number"),
+        ("x (y --quiet", "", "unbalanced"),
+    ],
+)
+def test_user_errors_are_one_line_usage_errors(ip, line, body, message):
+    with pytest.raises(UsageError, match=message):
+        ip.run_cell_magic("neuralmi", line, body or "# nothing")
+
+
+def test_errors_in_a_running_shell_do_not_raise(ip, capsys):
+    result = ip.run_cell("%%neuralmi x y --quiet\nepoch = 3\n")
+    assert not result.success and isinstance(result.error_in_exec, UsageError)
+    assert "Traceback" not in capsys.readouterr().out
+
+
+def test_help_and_completion(ip):
+    doc = NeuralMIMagics.neuralmi.__doc__
+    assert "%%neuralmi X Y" in doc and "Examples" in doc and "--batch-size" in doc
+    _, matches = ip.complete("--ep", "%neuralmi x y --ep")
+    assert "--epochs" in matches and all(m.startswith("--ep") for m in matches)
+
+
+def test_interrupt_keeps_the_partial_result(ip):
+    from nmi_jupyter.engine.events import EpochEnded
+
+    class Stop:
+        def __call__(self, event):
+            if isinstance(event, EpochEnded) and event.epoch == 1:
+                raise KeyboardInterrupt
+
+    magics = _magics(ip)[0]
+    original = magics._progress
+    magics._progress = lambda mode, options: Stop()
+    try:
+        res = ip.run_cell_magic("neuralmi", "x y --epochs 10 --seed 0 -o part", TINY)
+    finally:
+        magics._progress = original
+    assert ip.user_ns["part"] is res and res.stop_reason == "interrupted" and res.stopped
+
+
+def test_line_parsing_is_pure():
+    assert split_line("a[:, :3] f(b, c) --lr 1e-3") == ["a[:, :3]", "f(b, c)", "--lr", "1e-3"]
+    assert split_line("d['a b'] y") == ["d['a b']", "y"]
+    req = parse_line("a b --epochs 5 --no-widgets -o r")
+    assert (req.x, req.y, req.options, req.out, req.widgets) == (
+        "a",
+        "b",
+        {"epochs": 5},
+        "r",
+        False,
+    )
+    assert parse_gammas("1-3,7") == [1, 2, 3, 7]
+    assert [o.key for o in parse_body("# c\n\nlr = 1e-3  # why\ngammas = range(1, 4)")] == [
+        "lr",
+        "gammas",
+    ]
+
+
+def test_progress_line_is_shown_unless_quiet(ip, capsys):
+    ip.run_cell_magic("neuralmi", "x y --epochs 2 --seed 0", TINY)
+    out = capsys.readouterr().out
+    assert "training on 540 samples" in out and "run ended (max_epochs)" in out
+    ip.run_cell_magic("neuralmi", "x y --epochs 2 --seed 0 --quiet", TINY)
+    assert capsys.readouterr().out == ""
