@@ -12,7 +12,13 @@ import numpy as np
 from nmi_jupyter import __version__
 from nmi_jupyter.engine.batched import RunSpec, max_stack, train_batched
 from nmi_jupyter.engine.config import EstimateConfig, check_option_names, make_config
-from nmi_jupyter.engine.data import MIN_VALIDATION, check_gammas, check_pair, gamma_chunks
+from nmi_jupyter.engine.data import (
+    MIN_VALIDATION,
+    check_gammas,
+    check_pair,
+    gamma_chunks,
+    master_order,
+)
 from nmi_jupyter.engine.errors import InsufficientDataError, OptionError
 from nmi_jupyter.engine.events import CancelToken, Observer
 from nmi_jupyter.engine.extrapolate import (
@@ -37,6 +43,7 @@ _RIGOROUS_OPTIONS = (
     "confidence_level",
     "exclude",
     "batched",
+    "control",
 )
 
 
@@ -114,6 +121,7 @@ def rigorous(
     confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
     exclude: Iterable[int] | None = None,
     batched: bool = True,
+    control: bool = True,
     observer: Observer | None = None,
     cancel: CancelToken | None = None,
     config: EstimateConfig | None = None,
@@ -135,6 +143,9 @@ def rigorous(
             ``RigorousResult``); ``exclude`` drops gammas by hand.
         batched: train all runs at once as one vectorised model (default, much
             faster); False trains them one after another (same seeds, same meaning).
+        control: also train a shuffled-pairs control (y permuted, true MI 0): one
+            run on N/2 and two on N/4 samples, about 10 % extra training; if the
+            control, extrapolated like the analysis, shows MI, the result is flagged.
         observer, cancel: as for :func:`estimate`; events carry ``gamma`` and ``chunk``.
         **options: estimate options, the same for every run.
 
@@ -147,8 +158,9 @@ def rigorous(
     gamma_list = check_gammas(gammas)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
         raise OptionError(f"repeats must be an integer >= 1, not {repeats!r}.")
-    if not isinstance(batched, bool):
-        raise OptionError(f"batched must be True or False, not {batched!r}.")
+    for name, flag in (("batched", batched), ("control", control)):
+        if not isinstance(flag, bool):
+            raise OptionError(f"{name} must be True or False, not {flag!r}.")
     check_fit_options(delta_threshold, min_gamma_points, confidence_level)
     fit_request = {
         "exclude": sorted(int(g) for g in exclude) if exclude is not None else None,
@@ -161,26 +173,39 @@ def rigorous(
     n = len(xs)
     _check_chunk_size(n, max(gamma_list), config)
     device = resolve_device(config.device)
-    plan = gamma_chunks(n, gamma_list, config.split, np.random.default_rng(config.seed))
+    order = master_order(n, config.split, np.random.default_rng(config.seed))
     slots = [
-        _Slot(gamma, chunk, repeat, _run_seed(config.seed, gamma, chunk, repeat), len(idx))
-        for gamma in gamma_list
-        for chunk, idx in enumerate(plan[gamma])
+        _Slot(gamma, chunk, repeat, _run_seed(config.seed, gamma, chunk, repeat), idx)
+        for gamma, chunks in gamma_chunks(order, gamma_list).items()
+        for chunk, idx in enumerate(chunks)
         for repeat in range(repeats)
     ]
+    y_for = {False: ys}
+    if control and _chunk_trains(n // 4, config):
+        # Pairs broken by a seeded permutation of y; chunks of N/2 and N/4 from
+        # the first half of the master order (about 10 % extra training).
+        rng = np.random.default_rng(np.random.SeedSequence([config.seed, 7]))
+        y_for[True] = ys[rng.permutation(n)]
+        half = gamma_chunks(order[: 2 * (n // 4)], [1, 2])
+        slots += [
+            _Slot(2 * g, c, 0, _run_seed(config.seed, 1000 + g, c, 0), idx, control=True)
+            for g, chunks in half.items()
+            for c, idx in enumerate(chunks)
+        ]
     prepared = [
-        prepare_run(xs[plan[s.gamma][s.chunk]], ys[plan[s.gamma][s.chunk]], config, s.seed, device)
-        for s in slots
+        prepare_run(xs[s.index], y_for[s.control][s.index], config, s.seed, device) for s in slots
     ]
     start = time.perf_counter()
     with torch_threads(config.threads, device, batched) as threads:
         train = _train_batched if batched else _train_sequential
         outcomes = train(slots, prepared, config, observer, cancel)
-    runs = tuple(
-        _record(slot, outcome, config.units)
+    finished = [
+        (slot, _record(slot, outcome, config.units))
         for slot, outcome in zip(slots, outcomes, strict=False)
         if outcome.stop_reason not in STOPPED_REASONS
-    )
+    ]
+    runs = tuple(record for slot, record in finished if not slot.control)
+    controls = tuple(record for slot, record in finished if slot.control)
     stops = [o.stop_reason for o in outcomes if o.stop_reason in STOPPED_REASONS]
     return RigorousResult(
         runs=runs,
@@ -189,8 +214,9 @@ def rigorous(
         n_samples=n,
         gammas=tuple(gamma_list),
         repeats=repeats,
-        settings={**config.to_dict(), "fit": fit_request, "batched": batched},
+        settings={**config.to_dict(), "fit": fit_request, "batched": batched, "control": control},
         threads=threads,
+        controls=controls,
         stop_reason=stops[0] if stops else "completed",
         elapsed=time.perf_counter() - start,
         device=str(device),
@@ -206,7 +232,12 @@ class _Slot:
     chunk: int
     repeat: int
     seed: int
-    n_samples: int
+    index: np.ndarray  # the chunk's sample indices
+    control: bool = False
+
+    @property
+    def n_samples(self) -> int:
+        return len(self.index)
 
 
 def _run_seed(seed: int, gamma: int, chunk: int, repeat: int) -> int:
@@ -233,6 +264,7 @@ def _train_sequential(
             run_id=run_id,
             gamma=slot.gamma,
             chunk=slot.chunk,
+            control=slot.control,
         )
         outcomes.append(outcome)
         if outcome.stop_reason in STOPPED_REASONS:
@@ -249,7 +281,9 @@ def _train_batched(
 ) -> list[TrainOutcome]:
     """All runs as stacked models, in as few stacks as memory allows."""
     specs = [
-        RunSpec(run.data, run.init_seed, run.shuffle_seed, run_id, slot.gamma, slot.chunk)
+        RunSpec(
+            run.data, run.init_seed, run.shuffle_seed, run_id, slot.gamma, slot.chunk, slot.control
+        )
         for run_id, (slot, run) in enumerate(zip(slots, prepared, strict=True))
     ]
     size = max_stack(config, config.batch_size)
@@ -279,12 +313,22 @@ def _record(slot: _Slot, outcome: TrainOutcome, units: str) -> RunRecord:
     )
 
 
+def _chunk_sizes(chunk: int, config: EstimateConfig) -> tuple[int, int]:
+    """(training, validation) samples of a chunk of ``chunk`` samples."""
+    n_val = max(int(round(chunk * config.val_fraction)), 1)
+    return chunk - n_val - (config.gap if config.split == "blocked" else 0), n_val
+
+
+def _chunk_trains(chunk: int, config: EstimateConfig) -> bool:
+    n_train, n_val = _chunk_sizes(chunk, config)
+    return n_val >= MIN_VALIDATION and n_train >= config.batch_size
+
+
 def _check_chunk_size(n: int, max_gamma: int, config: EstimateConfig) -> None:
     """Fail before training when the smallest chunks cannot hold a batch and a validation set."""
     chunk = n // max_gamma
-    n_val = max(int(round(chunk * config.val_fraction)), 1)
-    n_train = chunk - n_val - (config.gap if config.split == "blocked" else 0)
-    if n_val < MIN_VALIDATION or n_train < config.batch_size:
+    n_train, n_val = _chunk_sizes(chunk, config)
+    if not _chunk_trains(chunk, config):
         raise InsufficientDataError(
             f"With N = {n} samples, the gamma = {max_gamma} chunks hold {chunk} samples each: "
             f"{n_train} for training and {n_val} for validation, but a run needs at least "

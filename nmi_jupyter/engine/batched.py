@@ -49,6 +49,7 @@ class RunSpec:
     run_id: int = 0
     gamma: int | None = None
     chunk: int | None = None
+    control: bool = False
 
 
 def max_stack(config: EstimateConfig, block: int) -> int:
@@ -128,7 +129,13 @@ class _Run:
         self.pos = 0
 
     def tags(self) -> dict:
-        return {"run_id": self.spec.run_id, "gamma": self.spec.gamma, "chunk": self.spec.chunk}
+        spec = self.spec
+        return {
+            "run_id": spec.run_id,
+            "gamma": spec.gamma,
+            "chunk": spec.chunk,
+            "control": spec.control,
+        }
 
 
 def train_batched(

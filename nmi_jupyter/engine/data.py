@@ -20,6 +20,7 @@ __all__ = [
     "split_indices",
     "Standardizer",
     "gamma_chunks",
+    "master_order",
     "check_gammas",
     "MIN_VALIDATION",
 ]
@@ -144,17 +145,17 @@ class Standardizer:
         return (data - self.mean) / self.scale
 
 
-def gamma_chunks(
-    n: int, gammas: list[int], split: str, rng: np.random.Generator
-) -> dict[int, list[np.ndarray]]:
-    """The subsampling plan of rigorous mode: for each gamma, ``gamma`` disjoint equal
-    chunks of ``n // gamma`` sample indices cut from one master order.
+def master_order(n: int, split: str, rng: np.random.Generator) -> np.ndarray:
+    """One random permutation for i.i.d. samples (``split="random"``), the time order
+    for time series (``split="blocked"``, so chunks are contiguous blocks)."""
+    return rng.permutation(n) if split == "random" else np.arange(n)
 
-    The master order is one random permutation for i.i.d. samples (``split="random"``)
-    and the time order for time series (``split="blocked"``), so chunks are then
-    contiguous blocks.  The same order serves every gamma.
-    """
-    order = rng.permutation(n) if split == "random" else np.arange(n)
+
+def gamma_chunks(order: np.ndarray, gammas: list[int]) -> dict[int, list[np.ndarray]]:
+    """The subsampling plan of rigorous mode: for each gamma, ``gamma`` disjoint equal
+    chunks of ``n // gamma`` sample indices cut from one master ``order`` (the same
+    order serves every gamma)."""
+    n = len(order)
     plan = {}
     for gamma in gammas:
         size = n // gamma

@@ -33,7 +33,7 @@ STOP_REASONS = {
 
 @dataclass(frozen=True)
 class RunStarted:
-    """A training run begins.  ``gamma``/``chunk`` tag runs of a rigorous analysis."""
+    """A training run begins.  ``gamma``/``chunk``/``control`` tag runs of a rigorous analysis."""
 
     run_id: int
     n_train: int
@@ -43,6 +43,7 @@ class RunStarted:
     units: str
     gamma: int | None = None
     chunk: int | None = None
+    control: bool = False  # a shuffled-pairs control run of a rigorous analysis
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,7 @@ class EpochEnded:
     units: str
     gamma: int | None = None
     chunk: int | None = None
+    control: bool = False  # a shuffled-pairs control run of a rigorous analysis
 
 
 @dataclass(frozen=True)
@@ -77,6 +79,7 @@ class RunEnded:
     units: str
     gamma: int | None = None
     chunk: int | None = None
+    control: bool = False  # a shuffled-pairs control run of a rigorous analysis
 
 
 Event = RunStarted | EpochEnded | RunEnded

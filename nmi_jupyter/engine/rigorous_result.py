@@ -11,7 +11,9 @@ from typing import Any
 
 import numpy as np
 
+from nmi_jupyter.engine.diagnostics import control_estimate, diagnose
 from nmi_jupyter.engine.extrapolate import GammaFit, fit_gamma_line
+from nmi_jupyter.engine.flags import Flag, reasons_of, warnings_of
 from nmi_jupyter.engine.results import (
     History,
     float_in,
@@ -63,12 +65,21 @@ class RigorousResult:
     ``units``; ``mi_error`` and ``mi_error_pred`` are the half-widths of its
     confidence and prediction intervals at ``fit.confidence_level``.
 
-    The verdict: ``is_reliable`` is False, with ``reasons`` in words, when MI is
-    not linear in gamma even after dropping the largest gammas, when too few
-    gammas remain, or when the intercept leans on gamma = 1 alone.  An unreliable
-    fit means the data are too few for this critic to reach its large-sample
-    behaviour: collect more samples, use fewer/smaller gammas (``refit``), a
-    smaller model, or treat the number as an upper estimate.
+    The interval adds the dataset's own fluctuation (estimated from the
+    chunk-to-chunk spread) to the textbook WLS error; see ``fit.se_data``.
+
+    The verdict: ``flags`` lists every finding (:class:`Flag`: a code and one
+    sentence); ``is_reliable`` is False, with ``reasons`` in words, when any
+    flag marks it unreliable: MI not linear in gamma even after dropping the
+    largest gammas, too few gammas, the intercept leaning on gamma = 1, InfoNCE
+    near its log(batch_size) ceiling, the training- and validation-MI
+    extrapolations disagreeing, many diverged runs, the shuffled-pairs control
+    finding MI where there is none, or an analysis stopped early.  ``warnings``
+    (overfitting, small chunks, a few diverged runs) do not change the verdict.
+    An unreliable result means the data are too few for this critic to reach
+    its large-sample behaviour, or the critic is capped: collect more samples,
+    use fewer/smaller gammas (``refit``), a smaller model, estimator='smile',
+    or report the number as an upper estimate.
     """
 
     runs: tuple[RunRecord, ...]
@@ -83,6 +94,7 @@ class RigorousResult:
     device: str
     threads: int = 1
     version: str = ""
+    controls: tuple[RunRecord, ...] = ()  # shuffled-pairs control runs (truth: MI = 0)
 
     # ----- the numbers -----
     @property
@@ -98,15 +110,41 @@ class RigorousResult:
         return self.fit.mi_error_pred if self.fit else math.nan
 
     @property
+    def interval(self) -> tuple[float, float]:
+        """The confidence interval of the corrected MI (level ``fit.confidence_level``)."""
+        return self.fit.ci if self.fit else (math.nan, math.nan)
+
+    @property
+    def flags(self) -> tuple[Flag, ...]:
+        """Every finding about this result, fit and runs, most serious first."""
+        flags = (
+            list(self.fit.flags)
+            if self.fit
+            else [Flag("too_few_gammas", "fewer than two gammas finished: there is no fit")]
+        )
+        flags += diagnose(self.runs, self.controls, self.fit, self.settings, self.units)
+        if self.partial:
+            flags.append(
+                Flag("partial", f"the analysis was {self.stop_reason} before all runs finished")
+            )
+        return tuple(sorted(flags, key=lambda f: not f.unreliable))
+
+    @property
     def is_reliable(self) -> bool:
-        return bool(self.fit and self.fit.reliable and not self.partial)
+        return not any(f.unreliable for f in self.flags)
 
     @property
     def reasons(self) -> tuple[str, ...]:
-        out = list(self.fit.reasons) if self.fit else ["fewer than two gammas finished"]
-        if self.partial:
-            out.append(f"the analysis was {self.stop_reason} before all runs finished")
-        return tuple(out)
+        return reasons_of(self.flags)
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return warnings_of(self.flags)
+
+    @property
+    def control_mi(self) -> float:
+        """MI the same pipeline finds between shuffled pairs (should be ~0); NaN if none ran."""
+        return control_estimate(self.controls)
 
     @property
     def gammas_used(self) -> tuple[int, ...]:
@@ -180,23 +218,30 @@ class RigorousResult:
             f"{self.settings['estimator']} / {self.settings['critic']}, {self.elapsed:.1f} s",
         ]
         lines += [f"unreliable because {r}" for r in self.reasons]
-        lines += [f"warning: {w}" for w in f.warnings]
+        lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        body = "<br>".join(html.escape(line) for line in self.summary().splitlines())
-        colour = (
-            "var(--jp-success-color1, green)"
-            if self.is_reliable
-            else ("var(--jp-error-color1, #c00)")
+        lines = [
+            line
+            for line in self.summary().splitlines()
+            if not line.startswith(("unreliable because", "warning:"))
+        ]
+        body = "<br>".join(html.escape(line) for line in lines)
+        verdict = (
+            _badge("reliable", "success") if self.is_reliable else _badge("not reliable", "error")
         )
-        badge = "reliable" if self.is_reliable else "not reliable"
+        flags = "".join(
+            f"<li>{_badge(f.code, 'error' if f.unreliable else 'warn')} "
+            f"{html.escape(f.message)}</li>"
+            for f in self.flags
+        )
         return (
-            f"<div class='nmi-result'><strong>nmi_jupyter rigorous</strong> "
-            f"<span style='color:{colour};font-weight:bold'>[{badge}]</span><br>{body}</div>"
+            f"<div class='nmi-result'><strong>nmi_jupyter rigorous</strong> {verdict}<br>"
+            f"{body}{f'<ul>{flags}</ul>' if flags else ''}</div>"
         )
 
     # ----- plot -----
@@ -213,6 +258,8 @@ class RigorousResult:
         return {
             "kind": "rigorous",
             "runs": [r.to_dict() for r in self.runs],
+            "controls": [r.to_dict() for r in self.controls],
+            "flags": [f.to_dict() for f in self.flags],  # for readers; recomputed on load
             "fit": self.fit.to_dict() if self.fit else None,  # for readers; recomputed on load
             "units": self.units,
             "n_samples": self.n_samples,
@@ -230,7 +277,9 @@ class RigorousResult:
         d = dict(d)
         d.pop("kind", None)
         d.pop("fit", None)
+        d.pop("flags", None)
         runs = tuple(RunRecord.from_dict(r) for r in d.pop("runs"))
+        d["controls"] = tuple(RunRecord.from_dict(r) for r in d.pop("controls", []))
         d["gammas"] = tuple(d["gammas"])
         return cls(runs=runs, fit=fit_runs(runs, d["n_samples"], d["settings"]["fit"]), **d)
 
@@ -243,7 +292,8 @@ def fit_runs(
     runs: tuple[RunRecord, ...], n_samples: int, request: dict[str, Any]
 ) -> GammaFit | None:
     """The gamma fit of finished runs under a fit request (exclude/use and thresholds)."""
-    finished = [r for r in runs if math.isfinite(r.mi)]
+    # Diverged runs are left out (and flagged by diagnostics.unstable_flag).
+    finished = [r for r in runs if math.isfinite(r.mi) and r.stop_reason != "diverged"]
     if len({r.gamma for r in finished}) < 2:
         return None
     return fit_gamma_line(
@@ -255,6 +305,19 @@ def fit_runs(
         min_gamma_points=request["min_gamma_points"],
         confidence_level=request["confidence_level"],
         n_samples=n_samples,
+    )
+
+
+def _badge(text: str, kind: str) -> str:
+    """A small coloured label that follows the JupyterLab theme where there is one."""
+    colour = {
+        "success": "--jp-success-color1, #2e7d32",
+        "error": "--jp-error-color1, #c62828",
+        "warn": "--jp-warn-color1, #ef6c00",
+    }[kind]
+    return (
+        f"<span style='border:1px solid var({colour});color:var({colour});border-radius:3px;"
+        f"padding:0 4px;font-size:85%;font-weight:bold'>{html.escape(text)}</span>"
     )
 
 

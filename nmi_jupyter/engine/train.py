@@ -103,6 +103,7 @@ def train_run(
     run_id: int = 0,
     gamma: int | None = None,
     chunk: int | None = None,
+    control: bool = False,
 ) -> TrainOutcome:
     """Train one critic and return its histories and the restored best checkpoint.
 
@@ -111,7 +112,7 @@ def train_run(
     """
     device = data.x_train.device
     units = config.units
-    tags = {"run_id": run_id, "gamma": gamma, "chunk": chunk}
+    tags = {"run_id": run_id, "gamma": gamma, "chunk": chunk, "control": control}
     emit = observer or (lambda event: None)
 
     with torch.random.fork_rng(devices=[]):

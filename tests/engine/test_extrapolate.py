@@ -30,7 +30,20 @@ def _textbook_line(x, y, w, level):
     se = math.sqrt(s2 * (1 / W + xbar**2 / sxx))
     t = stats.t.ppf(0.5 + level / 2, len(x) - 2)
     r2 = 1 - (w * resid**2).sum() / (w * (y - ybar) ** 2).sum()
-    return intercept, slope, se, t * se, t * math.sqrt(se**2 + s2), r2
+    return intercept, slope, se, s2, t, r2
+
+
+def _pooled_chunk_variance(g, mi):
+    """c/N: chunk variance at each gamma >= 2 divided by gamma, pooled by dof."""
+    num = den = 0.0
+    for gamma in sorted(set(g)):
+        v = [m for gg, m in zip(g, mi, strict=True) if gg == gamma]
+        if gamma >= 2 and len(v) >= 2:
+            mean = sum(v) / len(v)
+            var = sum((e - mean) ** 2 for e in v) / (len(v) - 1)
+            num += (len(v) - 1) * var / gamma
+            den += len(v) - 1
+    return num / den
 
 
 @pytest.mark.parametrize("seed", range(5))
@@ -40,14 +53,27 @@ def test_matches_textbook_wls_to_1e10(seed):
     mi = 2.0 + 0.03 * g + rng.normal(scale=0.05, size=len(g))
     fit = fit_gamma_line(g, mi, use=range(1, 11), delta_threshold=1e9)
     w = 1.0 / np.array([np.sum(g == v) for v in g])
-    intercept, slope, se, half_ci, half_pi, r2 = _textbook_line(g, mi, w, 0.68)
+    intercept, slope, se, s2, t, r2 = _textbook_line(g, mi, w, 0.68)
+    data_var = _pooled_chunk_variance(list(g), list(mi))
     assert fit.mi == pytest.approx(intercept, abs=1e-10)
     assert fit.slope == pytest.approx(slope, abs=1e-10)
     assert fit.se_intercept == pytest.approx(se, abs=1e-10)
-    assert fit.mi_error == pytest.approx(half_ci, abs=1e-10)
-    assert fit.mi_error_pred == pytest.approx(half_pi, abs=1e-10)
+    assert fit.se_data == pytest.approx(math.sqrt(data_var), abs=1e-10)
+    # The reported interval adds the dataset-level variance to the textbook one.
+    assert fit.mi_error == pytest.approx(t * math.sqrt(se**2 + data_var), abs=1e-10)
+    assert fit.mi_error_pred == pytest.approx(t * math.sqrt(se**2 + data_var + s2), abs=1e-10)
     assert fit.r2 == pytest.approx(r2, abs=1e-10)
-    assert fit.ci == pytest.approx((intercept - half_ci, intercept + half_ci), abs=1e-10)
+    assert fit.ci == pytest.approx((intercept - fit.mi_error, intercept + fit.mi_error), abs=1e-10)
+
+
+def test_data_error_is_the_chunk_spread_shared_by_every_gamma():
+    # Chunk estimates with variance c*gamma/N around a line: se_data ~ sqrt(c/N).
+    rng = np.random.default_rng(0)
+    g = _runs(range(1, 11))
+    mi = 1.0 + 0.01 * g + rng.normal(size=len(g)) * np.sqrt(0.004 * g)
+    fit = fit_gamma_line(g, mi)
+    assert fit.se_data == pytest.approx(math.sqrt(0.004), rel=0.3)
+    assert fit.se_total > fit.se_data
 
 
 def test_exact_line_is_recovered():

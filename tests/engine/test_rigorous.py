@@ -7,7 +7,7 @@ import pytest
 
 import nmi_jupyter as nmi
 from nmi_jupyter import EpochEnded, InsufficientDataError, OptionError, RunEnded, RunStarted
-from nmi_jupyter.engine.data import gamma_chunks
+from nmi_jupyter.engine.data import gamma_chunks, master_order
 from nmi_jupyter.engine.extrapolate import fit_gamma_line
 
 FAST = {"epochs": 4, "batch_size": 32, "hidden_dim": 16, "embedding_dim": 8, "device": "cpu"}
@@ -36,13 +36,13 @@ def test_one_run_per_chunk_on_equal_chunks(result):
 
 
 def test_gamma_chunks_are_disjoint_equal_and_blocked_when_asked():
-    plan = gamma_chunks(103, [1, 2, 5], "random", np.random.default_rng(0))
+    plan = gamma_chunks(master_order(103, "random", np.random.default_rng(0)), [1, 2, 5])
     for gamma, chunks in plan.items():
         assert len(chunks) == gamma and {len(c) for c in chunks} == {103 // gamma}
         joined = np.concatenate(chunks)
         assert len(np.unique(joined)) == len(joined)
     assert not np.array_equal(plan[2][0], np.arange(51))
-    blocked = gamma_chunks(100, [4], "blocked", np.random.default_rng(0))
+    blocked = gamma_chunks(master_order(100, "blocked", np.random.default_rng(0)), [4])
     np.testing.assert_array_equal(blocked[4][1], np.arange(25, 50))
 
 
@@ -67,13 +67,22 @@ def test_refit_is_manual_exact_and_fast_to_undo(result):
     assert looser.fit.min_gamma_points == 3
 
 
-def test_events_are_tagged_with_gamma_and_chunk(data):
+def test_events_are_tagged_with_gamma_chunk_and_control(data):
     events = []
-    nmi.rigorous(*data, gammas=[1, 3], seed=1, observer=events.append, **FAST)
+    rr = nmi.rigorous(*data, gammas=[1, 3], seed=1, observer=events.append, **FAST)
     started = [e for e in events if isinstance(e, RunStarted)]
-    assert [(e.gamma, e.chunk) for e in started] == [(1, 0), (3, 0), (3, 1), (3, 2)]
-    assert [e.run_id for e in started] == [0, 1, 2, 3]
+    assert [(e.gamma, e.chunk, e.control) for e in started] == [
+        (1, 0, False),
+        (3, 0, False),
+        (3, 1, False),
+        (3, 2, False),
+        (2, 0, True),
+        (4, 0, True),
+        (4, 1, True),
+    ]
+    assert [e.run_id for e in started] == list(range(7))
     assert all(e.gamma is not None for e in events if isinstance(e, EpochEnded | RunEnded))
+    assert [(r.gamma, r.n_samples) for r in rr.controls] == [(2, 750), (4, 375), (4, 375)]
 
 
 def test_same_seed_same_result(data, result):

@@ -1,0 +1,171 @@
+"""Failure flags of a rigorous analysis beyond the line fit: pure functions of numbers.
+
+Each check returns :class:`Flag` objects with one sentence saying what was seen
+and what to do.  The thresholds are named constants, chosen on the accuracy
+suite (``benchmarks/accuracy``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from nmi_jupyter.engine.extrapolate import GammaFit, fit_gamma_line
+from nmi_jupyter.engine.flags import Flag
+from nmi_jupyter.engine.units import from_nats
+
+if TYPE_CHECKING:
+    from nmi_jupyter.engine.rigorous_result import RunRecord
+
+__all__ = [
+    "diagnose",
+    "ceiling_flag",
+    "overfitting_flags",
+    "unstable_flag",
+    "control_flag",
+    "control_estimate",
+]
+
+# InfoNCE cannot train past log(batch_size); values above this fraction of it are capped.
+CEILING_FRACTION = 0.8
+# Training MI above validation MI by more than this fraction (at the smallest gamma).
+OVERFIT_FRACTION = 0.25
+# The train- and validation-MI extrapolations must agree within this many
+# standard errors and this relative difference.
+DISAGREE_Z = 3.0
+DISAGREE_RELATIVE = 0.1
+# More than this fraction of runs unstable makes the analysis unreliable.
+UNSTABLE_FRACTION = 0.1
+# The shuffled-pairs control may show at most max(this many bits, 10 % of the estimate).
+CONTROL_BITS = 0.05
+CONTROL_RELATIVE = 0.1
+
+
+def diagnose(
+    runs: Sequence[RunRecord],
+    controls: Sequence[RunRecord],
+    fit: GammaFit | None,
+    settings: dict[str, Any],
+    units: str,
+) -> tuple[Flag, ...]:
+    """All flags beyond the fit's own (curvature, leverage, too few gammas, sample floor)."""
+    flags: list[Flag] = []
+    flags += ceiling_flag(runs, settings, units)
+    flags += unstable_flag(runs)
+    if fit is not None:
+        flags += overfitting_flags(runs, fit, units)
+        flags += control_flag(controls, fit.mi, units)
+    return tuple(flags)
+
+
+def ceiling_flag(runs: Sequence[RunRecord], settings: dict[str, Any], units: str) -> list[Flag]:
+    """InfoNCE values near log(batch_size): the estimate is capped below the truth."""
+    if settings.get("estimator") != "infonce" or not runs:
+        return []
+    ceiling = float(from_nats(math.log(settings["batch_size"]), units))
+    top = max((r.mi for r in runs if math.isfinite(r.mi)), default=-math.inf)
+    if top < CEILING_FRACTION * ceiling:
+        return []
+    return [
+        Flag(
+            "ceiling",
+            f"InfoNCE runs reach {top:.2f} {units}, {top / ceiling:.0%} of their ceiling "
+            f"log(batch_size) = {ceiling:.2f} {units}: the estimate is capped below the true "
+            "MI; use estimator='smile' or a larger batch_size",
+        )
+    ]
+
+
+def unstable_flag(runs: Sequence[RunRecord]) -> list[Flag]:
+    """Runs that diverged (or gave no number) are left out of the fit; say so."""
+    bad = [r for r in runs if r.stop_reason == "diverged" or not math.isfinite(r.mi)]
+    if not bad:
+        return []
+    where = ", ".join(f"gamma {r.gamma} chunk {r.chunk}" for r in bad[:5])
+    return [
+        Flag(
+            "unstable_runs",
+            f"{len(bad)} of {len(runs)} runs diverged or gave no value and were left out of the "
+            f"fit ({where}{' ...' if len(bad) > 5 else ''}); try a smaller lr",
+            unreliable=len(bad) > UNSTABLE_FRACTION * len(runs),
+        )
+    ]
+
+
+def overfitting_flags(runs: Sequence[RunRecord], fit: GammaFit, units: str) -> list[Flag]:
+    """Training MI far above validation MI; the two extrapolations disagreeing."""
+    used = [r for r in runs if r.gamma in fit.gammas_used and math.isfinite(r.mi)]
+    flags: list[Flag] = []
+    smallest = min(fit.gammas_used)
+    first = [r for r in used if r.gamma == smallest and math.isfinite(r.mi_val)]
+    if first:
+        train = float(np.mean([r.mi for r in first]))
+        val = float(np.mean([r.mi_val for r in first]))
+        if train - val > OVERFIT_FRACTION * abs(train) and train - val > 0.05:
+            flags.append(
+                Flag(
+                    "overfitting",
+                    f"at gamma = {smallest} the training-set MI ({train:.3f} {units}) is far above "
+                    f"the validation MI ({val:.3f}): the critic memorises its training samples; "
+                    "a smaller model (hidden_dim, n_layers) or more data would help",
+                    unreliable=False,
+                )
+            )
+    finite_val = [r for r in used if math.isfinite(r.mi_val)]
+    if len({r.gamma for r in finite_val}) >= 2:
+        val_fit = fit_gamma_line(
+            [r.gamma for r in finite_val],
+            [r.mi_val for r in finite_val],
+            use=fit.gammas_used,
+            delta_threshold=math.inf,
+            confidence_level=fit.confidence_level,
+        )
+        gap = fit.mi - val_fit.mi
+        se = math.hypot(fit.se_total, val_fit.se_total)
+        if abs(gap) > DISAGREE_Z * se and abs(gap) > DISAGREE_RELATIVE * max(abs(fit.mi), 0.1):
+            flags.append(
+                Flag(
+                    "extrapolations_disagree",
+                    f"extrapolating the training-set MI gives {fit.mi:.3f} {units} but the "
+                    f"validation MI gives {val_fit.mi:.3f} ({abs(gap) / se:.1f} standard errors "
+                    "apart): the runs are not yet in the regime where the 1/N correction holds",
+                )
+            )
+    return flags
+
+
+def control_estimate(controls: Sequence[RunRecord]) -> float:
+    """MI found between shuffled pairs, extrapolated to infinite data through the control
+    runs' two sample sizes (truth: 0).  NaN without both sizes."""
+    by_gamma: dict[int, list[float]] = {}
+    for r in controls:
+        if math.isfinite(r.mi):
+            by_gamma.setdefault(r.gamma, []).append(r.mi)
+    if len(by_gamma) < 2:
+        return math.nan
+    (g1, v1), (g2, v2) = sorted(by_gamma.items())[:2]
+    m1, m2 = float(np.mean(v1)), float(np.mean(v2))
+    return m1 - g1 * (m2 - m1) / (g2 - g1)
+
+
+def control_flag(controls: Sequence[RunRecord], estimate: float, units: str) -> list[Flag]:
+    """Flag the estimate when the same pipeline finds MI in shuffled pairs."""
+    value = control_estimate(controls)
+    if not math.isfinite(value):
+        return []
+    limit = max(
+        float(from_nats(CONTROL_BITS * math.log(2), units)), CONTROL_RELATIVE * abs(estimate)
+    )
+    if value <= limit:
+        return []
+    return [
+        Flag(
+            "shuffled_control",
+            f"the same analysis on shuffled pairs (true MI 0) gives {value:.3f} {units}, above "
+            f"{limit:.3f}: the bias correction does not remove this critic's bias at this "
+            "sample size; use more data or a smaller model",
+        )
+    ]

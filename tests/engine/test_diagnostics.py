@@ -1,0 +1,136 @@
+"""Each failure flag on synthetic runs (no training): it fires when it should, and not otherwise."""
+
+import math
+
+import numpy as np
+import pytest
+
+from nmi_jupyter.engine.diagnostics import control_estimate, diagnose
+from nmi_jupyter.engine.results import History
+from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord, fit_runs
+
+REQUEST = {
+    "exclude": None,
+    "use": None,
+    "delta_threshold": 0.1,
+    "min_gamma_points": 5,
+    "confidence_level": 0.68,
+}
+EMPTY = History(np.zeros(1), np.zeros(1), np.zeros(1))
+
+
+def _run(gamma, chunk, mi, mi_val=None, stop="early_stopping"):
+    return RunRecord(
+        gamma=gamma,
+        chunk=chunk,
+        repeat=0,
+        seed=0,
+        n_samples=5000 // gamma,
+        mi=mi,
+        mi_val=mi if mi_val is None else mi_val,
+        best_epoch=0,
+        epochs_run=1,
+        stop_reason=stop,
+        elapsed=0.0,
+        history=EMPTY,
+    )
+
+
+def _runs(intercept=2.0, slope=0.01, val_intercept=None, noise=0.01, seed=0):
+    rng = np.random.default_rng(seed)
+    runs = []
+    for g in range(1, 11):
+        for c in range(g):
+            mi = intercept + slope * g + rng.normal(scale=noise)
+            val = None if val_intercept is None else val_intercept + rng.normal(scale=noise)
+            runs.append(_run(g, c, mi, val))
+    return tuple(runs)
+
+
+def _result(runs, controls=(), estimator="infonce", stop="completed"):
+    settings = {"estimator": estimator, "batch_size": 128, "critic": "separable", "fit": REQUEST}
+    return RigorousResult(
+        runs=runs,
+        fit=fit_runs(runs, 5000, REQUEST),
+        units="bits",
+        n_samples=5000,
+        gammas=tuple(range(1, 11)),
+        repeats=1,
+        settings=settings,
+        stop_reason=stop,
+        elapsed=1.0,
+        device="cpu",
+        controls=controls,
+    )
+
+
+def _codes(result):
+    return {f.code for f in result.flags}
+
+
+def test_a_clean_analysis_has_no_flags():
+    r = _result(_runs())
+    assert _codes(r) == set() and r.is_reliable and r.reasons == ()
+
+
+def test_ceiling_flag_for_infonce_only():
+    runs = _runs(intercept=6.5)  # log2(128) = 7 bits
+    assert "ceiling" in _codes(_result(runs))
+    assert "smile" in " ".join(_result(runs).reasons)
+    assert "ceiling" not in _codes(_result(runs, estimator="smile"))
+    assert not _result(runs).is_reliable
+
+
+def test_unstable_runs_are_excluded_and_flagged():
+    runs = list(_runs())
+    runs[5] = _run(3, 2, 50.0, stop="diverged")  # a wild value that must not enter the fit
+    r = _result(tuple(runs))
+    assert r.mi == pytest.approx(2.0, abs=0.03)
+    flag = next(f for f in r.flags if f.code == "unstable_runs")
+    assert not flag.unreliable and "1 of 55" in flag.message  # one run: a warning
+    many = list(_runs())
+    for i in range(10):
+        many[20 + i] = _run(many[20 + i].gamma, many[20 + i].chunk, math.nan, stop="diverged")
+    assert not _result(tuple(many)).is_reliable
+
+
+def test_overfitting_and_disagreeing_extrapolations():
+    r = _result(_runs(intercept=2.0, val_intercept=1.0))
+    codes = _codes(r)
+    assert {"overfitting", "extrapolations_disagree"} <= codes
+    assert not r.is_reliable
+    agree = _result(_runs(intercept=2.0, val_intercept=2.0))
+    assert not {"overfitting", "extrapolations_disagree"} & _codes(agree)
+
+
+def test_shuffled_control():
+    clean = (_run(2, 0, 0.02), _run(4, 0, 0.03), _run(4, 1, 0.05))
+    assert control_estimate(clean) == pytest.approx(0.02 - 2 * (0.04 - 0.02) / 2)
+    assert "shuffled_control" not in _codes(_result(_runs(), clean))
+    biased = (_run(2, 0, 0.4), _run(4, 0, 0.45), _run(4, 1, 0.45))
+    r = _result(_runs(), biased)
+    assert "shuffled_control" in _codes(r) and not r.is_reliable
+    assert r.control_mi == pytest.approx(0.35)
+
+
+def test_partial_analysis_is_flagged():
+    r = _result(_runs(), stop="cancelled")
+    assert "partial" in _codes(r) and not r.is_reliable
+
+
+def test_fit_flags_carry_codes():
+    curved = tuple(_run(g, c, 2 + 0.05 * g + 0.05 * g * g) for g in range(1, 11) for c in range(g))
+    assert "curvature" in _codes(_result(curved))
+
+
+def test_summary_and_html_show_flags_as_badges():
+    r = _result(_runs(intercept=6.5))
+    assert "unreliable because InfoNCE runs reach" in r.summary()
+    html = r._repr_html_()
+    assert "not reliable" in html and ">ceiling</span>" in html
+
+
+def test_diagnose_is_pure_numbers():
+    runs = _runs()
+    fit = fit_runs(runs, 5000, REQUEST)
+    assert diagnose(runs, (), fit, {"estimator": "smile"}, "bits") == ()
