@@ -25,7 +25,6 @@ import torch
 
 import nmi_jupyter as nmi
 from nmi_jupyter.engine.config import EstimateConfig
-from nmi_jupyter.engine.runtime import default_threads
 
 
 def matmul_flops(threads: int, size: int = 2048, repeats: int = 5) -> float:
@@ -61,8 +60,8 @@ def training_work(rr: nmi.RigorousResult, x_dim: int, y_dim: int) -> tuple[int, 
     return samples, 3.0 * per_sample_forward * samples
 
 
-def measure(x, y, batched: bool, fixed: bool) -> dict:
-    options = {"seed": 0, "device": "cpu", "batched": batched}
+def measure(x, y, batched: bool, fixed: bool, threads: int) -> dict:
+    options = {"seed": 0, "device": "cpu", "batched": batched, "threads": threads}
     if fixed:
         options["patience"] = 50  # with epochs = 50: never stops early
     start = time.perf_counter()
@@ -105,14 +104,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--quick", action="store_true", help="only N = 5000, d = 5")
     parser.add_argument("--json", help="also write the numbers to this file")
+    parser.add_argument(
+        "--threads",
+        type=int,
+        default=1,
+        help="torch threads for both paths (default 1, the library default)",
+    )
     args = parser.parse_args()
     sizes = [(5000, 5)] if args.quick else [(5000, 5), (10000, 20)]
-    threads = {True: default_threads(True), False: default_threads(False)}
-    peak = {t: matmul_flops(t) for t in sorted(set(threads.values()))}
-    print(
-        f"torch {torch.__version__}; default threads: batched {threads[True]}, "
-        f"sequential {threads[False]}"
-    )
+    peak = {t: matmul_flops(t) for t in sorted({1, args.threads})}
+    print(f"torch {torch.__version__}; torch threads for both paths: {args.threads}")
     for t, f in peak.items():
         print(f"large float32 matmul on {t} thread(s): {f / 1e9:.1f} GFLOP/s")
     report = []
@@ -120,7 +121,7 @@ def main() -> None:
         x, y = nmi.generators.correlated_gaussians(n=n, dim=d, mi=2.0, seed=0)
         for fixed in (True, False):
             label = "fixed 50 epochs" if fixed else "early stopping"
-            rows = {b: measure(x, y, b, fixed) for b in (True, False)}
+            rows = {b: measure(x, y, b, fixed, args.threads) for b in (True, False)}
             print(f"\nrigorous, N={n}, d={d}, {label}:")
             for b, m in rows.items():
                 rr = m["result"]

@@ -196,7 +196,7 @@ def rigorous(
         prepare_run(xs[s.index], y_for[s.control][s.index], config, s.seed, device) for s in slots
     ]
     start = time.perf_counter()
-    with torch_threads(config.threads, device, batched) as threads:
+    with torch_threads(config.threads, device) as threads:
         train = _train_batched if batched else _train_sequential
         outcomes = train(slots, prepared, config, observer, cancel)
     finished = [

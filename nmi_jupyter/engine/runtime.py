@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import contextlib
-import os
 from collections.abc import Iterator
 
 import numpy as np
@@ -14,33 +13,18 @@ from nmi_jupyter.engine.errors import OptionError
 __all__ = [
     "resolve_device",
     "torch_threads",
-    "default_threads",
     "draw_seed",
     "child_seeds",
     "DEFAULT_CPU_THREADS",
 ]
 
-# One small MLP critic is latency-bound: on a busy 2-core machine one thread was
-# measured ~10x faster than two, and 1.25x on a quiet one (thread hand-off costs
-# more than the tiny matmuls save).  benchmarks/bench_estimate.py re-measures it.
+# Small critics are latency-bound.  On a busy 2-core machine one thread was
+# measured ~10x faster than two for one run, and a small batched matmul took
+# 7.8 ms on 2 threads against 0.03 ms on 1 while the other core was busy (OpenMP
+# threads wait for a core).  On a quiet machine 2 threads ran a batched rigorous
+# analysis 1.3x faster (benchmarks/speed.py): worth asking for with threads=2,
+# not worth the risk as a default.
 DEFAULT_CPU_THREADS = 1
-# A stack of runs (batched trainer) does large batched matmuls that do use more
-# cores: 2 threads ran a rigorous analysis 1.16x faster than 1 on 2 cores
-# (benchmarks/speed.py).  Capped because many threads on tiny per-run matrices
-# were not measured here.
-MAX_BATCHED_THREADS = 4
-
-
-def default_threads(batched: bool) -> int:
-    """Torch CPU threads to use when the user did not choose: 1 for one run, the
-    available cores (at most MAX_BATCHED_THREADS) for a stack of runs."""
-    if not batched:
-        return DEFAULT_CPU_THREADS
-    try:
-        cores = len(os.sched_getaffinity(0))
-    except AttributeError:  # not on Linux
-        cores = os.cpu_count() or 1
-    return max(1, min(cores, MAX_BATCHED_THREADS))
 
 
 def resolve_device(name: str) -> torch.device:
@@ -53,12 +37,14 @@ def resolve_device(name: str) -> torch.device:
 
 
 @contextlib.contextmanager
-def torch_threads(n: int | None, device: torch.device, batched: bool = False) -> Iterator[int]:
-    """Run a block with ``n`` torch CPU threads (None: :func:`default_threads`), then restore."""
+def torch_threads(n: int | None, device: torch.device) -> Iterator[int]:
+    """Run a block with ``n`` torch CPU threads (None: ``DEFAULT_CPU_THREADS`` on the CPU),
+    then restore the previous count."""
     previous = torch.get_num_threads()
-    wanted = (
-        n if n is not None else (default_threads(batched) if device.type == "cpu" else previous)
-    )
+    if n is not None:
+        wanted = n
+    else:
+        wanted = DEFAULT_CPU_THREADS if device.type == "cpu" else previous
     torch.set_num_threads(wanted)
     try:
         yield wanted

@@ -9,6 +9,7 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 import nmi_jupyter as nmi
 from nmi_jupyter.engine.errors import NeuralMIError
+from nmi_jupyter.magic.background import BackgroundRun
 from nmi_jupyter.magic.options import CONFIG_OPTIONS, MagicDefaults, merge_options
 from nmi_jupyter.magic.parse import LINE_PARSER, RIGOROUS_KEYS, parse_body, parse_line
 
@@ -81,11 +82,56 @@ class NeuralMIMagics(Magics, MagicDefaults):
                 )
         x = self._evaluate(request.x, "X")
         y = self._evaluate(request.y, "Y")
-        observer = None if request.quiet else self._progress(mode, options)
         api = nmi.rigorous if mode == "rigorous" else nmi.estimate
+        panel = handle = None
+        if request.quiet:
+            observer = None
+        elif request.widgets:
+            panel, handle = self._panel(mode, options, stoppable=request.background)
+            observer = panel
+        else:
+            observer = self._progress(mode, options)
+        if request.background:
+            return self._start_background(api, x, y, observer, options, request.out, panel, handle)
         result = api(x, y, observer=observer, **options)
+        self._finish(panel, handle, result)
         self.shell.user_ns[request.out] = result
         return result
+
+    def _start_background(self, api, x, y, observer, options, out, panel, handle) -> BackgroundRun:
+        """Run in a worker thread; ``out`` holds the handle, then the result."""
+        holder: list[BackgroundRun] = []
+
+        def on_done(result: Any) -> None:
+            if holder and self.shell.user_ns.get(out) is holder[0]:
+                self.shell.user_ns[out] = result
+            self._finish(panel, handle, result)
+
+        run = BackgroundRun(
+            lambda cancel: api(x, y, observer=observer, cancel=cancel, **options), on_done
+        )
+        holder.append(run)
+        if panel is not None:
+            panel._on_stop = run.stop
+        self.shell.user_ns[out] = run
+        return run
+
+    @staticmethod
+    def _panel(mode: str, options: dict[str, Any], stoppable: bool):
+        from IPython.display import display
+
+        from nmi_jupyter.widgets.training_panel import TrainingPanel
+
+        panel = TrainingPanel(mode, total_runs=_total_runs(mode, options), stoppable=stoppable)
+        return panel, display(panel, display_id=True)
+
+    @staticmethod
+    def _finish(panel, handle, result) -> None:
+        if panel is None:
+            return
+        panel.finish(result)
+        if handle is not None:
+            handle.update(panel.mimebundle(result), raw=True)
 
     def _evaluate(self, source: str, what: str) -> Any:
         try:
@@ -99,12 +145,15 @@ class NeuralMIMagics(Magics, MagicDefaults):
     def _progress(mode: str, options: dict[str, Any]):
         from nmi_jupyter.widgets.text_progress import TextProgress
 
-        if mode == "rigorous":
-            gammas = list(options.get("gammas", range(1, 11)))
-            total = sum(gammas) * int(options.get("repeats", 1))
-        else:
-            total = 1
-        return TextProgress(total_runs=total)
+        return TextProgress(total_runs=_total_runs(mode, options))
+
+
+def _total_runs(mode: str, options: dict[str, Any]) -> int:
+    """Runs an analysis will train (shuffled-pairs controls included), for progress."""
+    if mode != "rigorous":
+        return 1
+    gammas = list(options.get("gammas", range(1, 11)))
+    return sum(gammas) * int(options.get("repeats", 1)) + (3 if options.get("control", True) else 0)
 
 
 _FLAGS = sorted(

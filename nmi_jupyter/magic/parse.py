@@ -64,6 +64,7 @@ class MagicRequest:
     out: str = "_nmi"
     widgets: bool = True
     quiet: bool = False
+    background: bool = False
 
 
 class _Parser(argparse.ArgumentParser):
@@ -125,12 +126,17 @@ def _build_parser() -> argparse.ArgumentParser:
         help="no live panel (plain-text progress)",
     )
     p.add_argument("--quiet", action="store_true", help="no progress output at all")
+    p.add_argument(
+        "--background",
+        action="store_true",
+        help="train in a worker thread; the cell returns a handle at once",
+    )
     p.add_argument("-o", "--out", default="_nmi", help="variable for the result (default _nmi)")
     return p
 
 
 LINE_PARSER = _build_parser()
-_FLAGS = ("widgets", "quiet", "out", "x", "y")
+_FLAGS = ("widgets", "quiet", "out", "x", "y", "background")
 
 
 def split_line(line: str) -> list[str]:
@@ -186,6 +192,7 @@ def parse_line(line: str) -> MagicRequest:
         out=values["out"],
         widgets=values["widgets"],
         quiet=values["quiet"],
+        background=values["background"],
     )
 
 

@@ -174,7 +174,7 @@ def test_interrupt_keeps_the_partial_result(ip):
     original = magics._progress
     magics._progress = lambda mode, options: Stop()
     try:
-        res = ip.run_cell_magic("neuralmi", "x y --epochs 10 --seed 0 -o part", TINY)
+        res = ip.run_cell_magic("neuralmi", "x y --epochs 10 --seed 0 -o part --no-widgets", TINY)
     finally:
         magics._progress = original
     assert ip.user_ns["part"] is res and res.stop_reason == "interrupted" and res.stopped
@@ -199,7 +199,7 @@ def test_line_parsing_is_pure():
 
 
 def test_progress_line_is_shown_unless_quiet(ip, capsys):
-    ip.run_cell_magic("neuralmi", "x y --epochs 2 --seed 0", TINY)
+    ip.run_cell_magic("neuralmi", "x y --epochs 2 --seed 0 --no-widgets", TINY)
     out = capsys.readouterr().out
     assert "training on 540 samples" in out and "run ended (max_epochs)" in out
     ip.run_cell_magic("neuralmi", "x y --epochs 2 --seed 0 --quiet", TINY)
