@@ -37,12 +37,12 @@ class BackgroundRun:
     def _target(self, work: Callable[[CancelToken], Any]) -> None:
         try:
             self._result = work(self.cancel)
+            if self._on_done is not None:
+                self._on_done(self._result)
         except BaseException as exc:  # reported by .result(), never lost in the thread
             self._error = exc
         finally:
             self._finished.set()
-            if self._on_done is not None and self._error is None:
-                self._on_done(self._result)
 
     @property
     def done(self) -> bool:

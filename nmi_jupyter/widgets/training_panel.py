@@ -71,7 +71,7 @@ class TrainingPanel(widgets.VBox):
         x, y = bq.LinearScale(), bq.LinearScale()
         axes = [
             bq.Axis(scale=x, label="epoch"),
-            bq.Axis(scale=y, orientation="vertical", label="MI (bits)", tick_format=".2f"),
+            bq.Axis(scale=y, side="left", label="MI (bits)", tick_format=".2f"),
         ]
         self.y_axis = axes[1]
         layout = widgets.Layout(width="100%", height="300px")
@@ -132,9 +132,7 @@ class TrainingPanel(widgets.VBox):
                 x=[], y=[], scales={"x": gx, "y": gy}, colors=[TRAIN], default_size=30
             )
             self.gamma_axis = bq.Axis(scale=gx, label="gamma")
-            self.points_axis = bq.Axis(
-                scale=gy, orientation="vertical", label="MI (bits)", tick_format=".2f"
-            )
+            self.points_axis = bq.Axis(scale=gy, side="left", label="MI (bits)", tick_format=".2f")
             half = widgets.Layout(width="50%", height="300px")
             margin = {"top": 30, "bottom": 40, "left": 60, "right": 20}
             figures = [
@@ -219,7 +217,7 @@ class TrainingPanel(widgets.VBox):
         self.y_axis.label = f"MI ({units})"
         epoch = len(trace.val)
         rate = trace.elapsed / epoch if epoch else math.nan
-        eta = rate * (trace.max_epochs - epoch)
+        eta = rate * max(trace.max_epochs - epoch, 0)
         self.status.value = (
             f"<b>epoch {epoch}</b> of at most {trace.max_epochs} &middot; "
             f"{trace.elapsed:.1f} s elapsed, at most {eta:.0f} s left &middot; best epoch "
@@ -228,7 +226,8 @@ class TrainingPanel(widgets.VBox):
         )
 
     def _draw_rigorous(self, units: str) -> None:
-        traces = [t for t in self.buffer.runs.values() if not t.control and t.smoothed]
+        # bqplot squeezes singleton dimensions away, so curves need two points.
+        traces = [t for t in self.buffer.runs.values() if not t.control and len(t.smoothed) > 1]
         if traces:
             length = max(len(t.smoothed) for t in traces)
             ys = np.full((len(traces), length), np.nan)
@@ -240,7 +239,7 @@ class TrainingPanel(widgets.VBox):
                 self.curves.x, self.curves.y = xs, ys[:, ::step]
                 self.curves.colors = [_gamma_colour(t.gamma) for t in traces]
                 current = self.buffer.runs.get(self.buffer.current)
-                if current is not None and current.smoothed:
+                if current is not None and len(current.smoothed) > 1:
                     self.highlight.x = np.arange(len(current.smoothed))
                     self.highlight.y = np.array(current.smoothed)
         done = [t for t in self.buffer.runs.values() if t.status == "done" and not t.control]

@@ -204,3 +204,40 @@ def test_progress_line_is_shown_unless_quiet(ip, capsys):
     assert "training on 540 samples" in out and "run ended (max_epochs)" in out
     ip.run_cell_magic("neuralmi", "x y --epochs 2 --seed 0 --quiet", TINY)
     assert capsys.readouterr().out == ""
+
+
+def test_background_returns_a_handle_then_the_result(ip):
+    from nmi_jupyter.magic.background import BackgroundRun
+
+    run = ip.run_cell_magic("neuralmi", "x y --epochs 3 --seed 0 --background -o bg", TINY)
+    assert isinstance(run, BackgroundRun) and "wait()" in repr(run)
+    result = run.wait(timeout=120)
+    assert run.done and isinstance(result, nmi.EstimateResult) and result.epochs_run == 3
+    assert ip.user_ns["bg"] is result  # the handle was replaced by the result
+
+
+def test_background_stop_keeps_a_partial_result(ip):
+    run = ip.run_cell_magic(
+        "neuralmi", "x y --epochs 500 --patience 500 --seed 0 --background -o bg", TINY
+    )
+    run.stop()
+    result = run.wait(timeout=120)
+    assert result.stop_reason == "cancelled" and result.epochs_run < 500
+
+
+def test_background_errors_surface_on_result(ip):
+    from nmi_jupyter.magic.background import BackgroundRun
+
+    def fail(cancel):
+        raise ValueError("boom")
+
+    run = BackgroundRun(fail)
+    with pytest.raises(ValueError, match="boom"):
+        run.wait(timeout=10)
+
+
+def test_default_panel_path_runs_in_a_plain_shell(ip):
+    res = ip.run_cell_magic("neuralmi", "x y --epochs 2 --seed 0", TINY)
+    assert res.epochs_run == 2
+    rr = ip.run_cell_magic("neuralmi", "x y --mode rigorous --gammas 1-2 --epochs 2 --seed 0", TINY)
+    assert isinstance(rr, nmi.RigorousResult)

@@ -1,0 +1,154 @@
+"""The live panel, headless: scripted events in, widget arrays and messages out."""
+
+import numpy as np
+import pytest
+from ipywidgets import Widget
+
+import nmi_jupyter as nmi
+from nmi_jupyter.engine.events import EpochEnded, RunEnded, RunStarted
+from nmi_jupyter.widgets.buffers import EventBuffer, Throttle, decimate
+from nmi_jupyter.widgets.training_panel import TrainingPanel
+
+
+def _script(n_epochs=30, run_id=0, gamma=None, chunk=None, best=None, stop="early_stopping"):
+    train = np.linspace(0.1, 2.0, n_epochs)
+    val = train - 0.1
+    yield RunStarted(run_id, 900, 100, 50, 10, "bits", gamma, chunk)
+    for e in range(n_epochs):
+        b = min(e, best) if best is not None else e
+        yield EpochEnded(
+            run_id,
+            e,
+            float(train[e]),
+            float(val[e]),
+            tuple(val[: e + 1]),
+            b,
+            e - b,
+            0.1 * (e + 1),
+            "bits",
+            gamma,
+            chunk,
+        )
+    yield RunEnded(
+        run_id,
+        2.0,
+        1.9,
+        best if best is not None else n_epochs - 1,
+        n_epochs,
+        stop,
+        3.0,
+        "bits",
+        gamma,
+        chunk,
+    )
+
+
+class FakeClock:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+@pytest.fixture
+def messages(monkeypatch):
+    sent = []
+    monkeypatch.setattr(Widget, "_send", lambda self, msg, buffers=None: sent.append(msg))
+    return sent
+
+
+def test_estimate_panel_draws_curves_and_best_epoch():
+    panel = TrainingPanel("estimate", interval=0.0)
+    for event in _script(30, best=20):
+        panel(event)
+    np.testing.assert_allclose(panel.train_line.y, np.linspace(0.1, 2.0, 30))
+    np.testing.assert_allclose(panel.val_line.y, np.linspace(0.1, 2.0, 30) - 0.1)
+    assert list(panel.best_mark.x) == [20, 20]
+    assert "epoch 30" in panel.status.value and "9/10" in panel.status.value
+
+
+def test_throttle_limits_redraws_and_messages(messages):
+    clock = FakeClock()
+    panel = TrainingPanel("estimate")
+    panel.throttle = Throttle(0.1, clock)
+    for event in _script(200):
+        panel(event)  # all within the same instant: one redraw, plus the final one
+    throttled = len(messages)
+    assert panel.redraws == 2
+    messages.clear()
+    eager = TrainingPanel("estimate", interval=0.0)
+    for event in _script(200):
+        eager(event)
+    assert eager.redraws >= 200
+    assert throttled * 20 < len(messages)
+
+
+def test_throttle_allows_about_ten_per_second():
+    clock = FakeClock()
+    throttle = Throttle(0.1, clock)
+    ready = 0
+    for step in range(1000):  # 1000 events over 2 simulated seconds
+        clock.now = step * 0.002
+        ready += throttle.ready()
+    assert 19 <= ready <= 21
+
+
+def test_long_histories_are_decimated():
+    panel = TrainingPanel("estimate", interval=0.0, max_points=100)
+    for event in _script(2000):
+        panel.buffer(event)
+    panel.redraw()
+    assert len(panel.train_line.y) <= 101 and panel.train_line.x[-1] == 1999
+    x, y = decimate(np.arange(10.0), 100)
+    assert len(x) == 10
+
+
+def test_rigorous_panel_groups_runs_by_gamma():
+    panel = TrainingPanel("rigorous", total_runs=4, interval=0.0)
+    run_id = 0
+    for gamma, chunks in ((1, 1), (2, 2)):
+        for chunk in range(chunks):
+            for event in _script(10 + run_id, run_id=run_id, gamma=gamma, chunk=chunk):
+                panel(event)
+            run_id += 1
+    assert np.asarray(panel.curves.y).shape == (3, 12)
+    assert len(panel.curves.colors) == 3
+    np.testing.assert_allclose(panel.points.x, [1, 2, 2])
+    assert "3/4 runs done" in panel.status.value and "1 waiting" in panel.status.value
+    assert "gamma 2" in panel.overview.value
+
+
+def test_stop_button_calls_back():
+    stopped = []
+    panel = TrainingPanel("estimate", stoppable=True, on_stop=lambda: stopped.append(True))
+    assert panel.stop_button.layout.display == ""
+    panel.stop_button.click()
+    assert stopped == [True] and panel.state == "stopping" and panel.stop_button.disabled
+
+
+def test_finish_shows_interrupted_and_a_png_fallback():
+    x, y = nmi.generators.correlated_gaussians(600, 2, 1.0, seed=0)
+
+    def interrupt(event):
+        panel(event)
+        if isinstance(event, EpochEnded) and event.epoch == 1:
+            raise KeyboardInterrupt
+
+    panel = TrainingPanel("estimate", interval=0.0)
+    result = nmi.estimate(x, y, epochs=10, batch_size=32, hidden_dim=8, seed=0, observer=interrupt)
+    panel.finish(result)
+    assert "interrupted" in panel.status.value
+    bundle = panel.mimebundle(result)
+    import base64
+
+    assert base64.b64decode(bundle["image/png"])[:8] == b"\x89PNG\r\n\x1a\n"
+    assert "application/vnd.jupyter.widget-view+json" in bundle
+    assert "MI estimate" in bundle["text/plain"]
+
+
+def test_buffer_tracks_status():
+    buffer = EventBuffer()
+    for event in _script(5, run_id=0, gamma=1, chunk=0, stop="cancelled"):
+        buffer(event)
+    assert buffer.runs[0].status == "stopped" and buffer.by_status()["stopped"] == 1
