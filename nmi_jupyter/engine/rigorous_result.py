@@ -244,6 +244,15 @@ class RigorousResult:
             f"{body}{f'<ul>{flags}</ul>' if flags else ''}</div>"
         )
 
+    def panel(self, on_change=None):
+        """The interactive fit panel (ipywidgets + bqplot) for this result.
+
+        Imported here, at call time, so the engine itself imports no Jupyter code.
+        """
+        from nmi_jupyter.widgets.fit_panel import FitPanel
+
+        return FitPanel(self, on_change=on_change)
+
     # ----- plot -----
     def plot(self, ax=None):
         """MI against gamma: runs, per-gamma means ± s.e.m., dropped gammas in grey, the

@@ -96,7 +96,21 @@ class NeuralMIMagics(Magics, MagicDefaults):
         result = api(x, y, observer=observer, **options)
         self._finish(panel, handle, result)
         self.shell.user_ns[request.out] = result
+        if panel is not None and mode == "rigorous":
+            self._show_fit_panel(result, request.out)
         return result
+
+    def _show_fit_panel(self, result, out: str) -> None:
+        """The drag-and-click fit panel; every change is stored back under ``out``."""
+        from IPython.display import display
+
+        if result.fit is None:
+            return
+
+        def store(refit) -> None:
+            self.shell.user_ns[out] = refit
+
+        display(result.panel(on_change=store))
 
     def _start_background(self, api, x, y, observer, options, out, panel, handle) -> BackgroundRun:
         """Run in a worker thread; ``out`` holds the handle, then the result."""

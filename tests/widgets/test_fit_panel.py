@@ -1,0 +1,126 @@
+"""The fit panel, headless: drags and clicks through the widgets' own traits and handlers."""
+
+import numpy as np
+import pytest
+
+import nmi_jupyter as nmi
+from nmi_jupyter.widgets.fit_panel import DROPPED, USED, FitPanel
+
+FAST = {"epochs": 4, "batch_size": 32, "hidden_dim": 16, "embedding_dim": 8, "device": "cpu"}
+
+
+@pytest.fixture(scope="module")
+def result():
+    x, y = nmi.generators.correlated_gaussians(n=2000, dim=2, mi=1.0, seed=0)
+    return nmi.rigorous(x, y, gammas=range(1, 9), seed=0, **FAST)
+
+
+def test_initial_view_shows_the_automatic_fit(result):
+    panel = FitPanel(result)
+    assert panel.result is result
+    np.testing.assert_allclose(panel.means.x, np.arange(1, 9))
+    assert list(panel.corrected.y) == [pytest.approx(result.mi)]
+    assert panel.handle.x[0] == pytest.approx(max(result.gammas_used) + 0.5)
+    assert f"{result.mi:.4f}" in panel.readout.value
+
+
+def test_dragging_the_handle_left_drops_the_tail_exactly_like_refit(result):
+    changes = []
+    panel = FitPanel(result, on_change=changes.append)
+    panel.handle.x = [5.4]  # what the browser sends at the end of a drag
+    expected = result.refit(exclude=[6, 7, 8])
+    assert panel.result.fit == expected.fit
+    assert panel.result.fit.mode == "manual" and changes[-1] is panel.result
+    assert list(panel.means.colors) == [USED] * 5 + [DROPPED] * 3  # greyed out
+    assert len(panel.runs_out.x) == 6 + 7 + 8
+    assert panel.handle.x[0] == pytest.approx(5.5)  # snapped to the fit
+    panel.handle.x = [8.2]  # drag right: restore
+    assert panel.result.fit == result.refit(exclude=[]).fit
+
+
+def test_the_handle_keeps_at_least_two_gammas(result):
+    panel = FitPanel(result)
+    panel.handle.x = [-3.0]
+    assert panel.result.gammas_used == (1, 2)
+
+
+def test_clicking_a_mean_toggles_that_gamma(result):
+    panel = FitPanel(result)
+    panel.means._handle_custom_msg({"event": "element_click", "data": {"index": 2}}, [])
+    assert 3 not in panel.result.gammas_used
+    assert (
+        panel.result.fit
+        == result.refit(exclude=[3] + sorted(set(range(1, 9)) - set(result.gammas_used))).fit
+    )
+    panel.means._handle_custom_msg({"event": "element_click", "data": {"index": 2}}, [])
+    assert 3 in panel.result.gammas_used
+
+
+def test_automatic_button_and_thresholds(result):
+    panel = FitPanel(result)
+    panel.handle.x = [4.5]
+    panel.automatic.click()
+    assert panel.result.fit == result.fit and panel.result.fit.mode == "automatic"
+    panel.min_points.value = 3
+    assert panel.result.fit == result.refit(min_gamma_points=3).fit
+    panel.delta.value = 5.0
+    assert panel.result.fit.delta_threshold == 5.0
+
+
+def test_readout_badge_and_reasons(result):
+    panel = FitPanel(result)
+    panel.exclude([3, 4, 5, 6, 7, 8])  # two gammas left: too few, unreliable
+    assert "not reliable" in panel.readout.value
+    assert "fewer than min_gamma_points" in panel.readout.value
+    assert "2 gammas used (manual)" in panel.readout.value
+
+
+def test_result_panel_method_and_no_fit(result):
+    assert isinstance(result.panel(), FitPanel)
+    import dataclasses
+
+    with pytest.raises(ValueError, match="no fit"):
+        FitPanel(dataclasses.replace(result, fit=None))
+
+
+def test_magic_output_variable_follows_the_panel():
+    from IPython.core.interactiveshell import InteractiveShell
+
+    from nmi_jupyter.widgets import fit_panel
+
+    shown = []
+    original = fit_panel.FitPanel.__init__
+
+    def spy(self, *args, **kwargs):
+        original(self, *args, **kwargs)
+        shown.append(self)
+
+    ip = InteractiveShell.instance()
+    ip.run_line_magic("load_ext", "nmi_jupyter")
+    ip.run_cell(
+        "import nmi_jupyter as nmi\n"
+        "x, y = nmi.generators.correlated_gaussians(1500, 2, 1.0, seed=0)"
+    )
+    fit_panel.FitPanel.__init__ = spy
+    try:
+        res = ip.run_cell_magic(
+            "neuralmi",
+            "x y --mode rigorous --gammas 1-6 --seed 0 -o res",
+            "epochs = 3\nbatch_size = 32\nhidden_dim = 8",
+        )
+    finally:
+        fit_panel.FitPanel.__init__ = original
+        ip.run_line_magic("unload_ext", "nmi_jupyter")
+    assert ip.user_ns["res"] is res and len(shown) == 1
+    shown[0].handle.x = [4.5]
+    assert ip.user_ns["res"].fit == res.refit(exclude=[5, 6]).fit
+
+
+def test_a_clicked_hole_survives_dragging(result):
+    panel = FitPanel(result)
+    panel.exclude([])  # start from all gammas in
+    panel._on_click(panel.means, {"data": {"index": 1}})  # drop gamma 2
+    panel.handle.x = [6.5]
+    assert panel.result.fit == result.refit(exclude=[2, 7, 8]).fit
+    panel.handle.x = [8.5]
+    assert panel.result.fit == result.refit(exclude=[2]).fit
