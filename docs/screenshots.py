@@ -71,7 +71,7 @@ def start_lab(root: Path, port: int, token: str) -> subprocess.Popen:
             f"--ServerApp.root_dir={root}",
             "--allow-root",
             "--LabApp.news_url=''",
-            "--LabServerApp.app_settings_dir=" + str(root / "settings"),
+            "--LabApp.user_settings_dir=" + str(root / "settings"),
         ],
         cwd=root,
         env=env,
@@ -130,7 +130,7 @@ def main() -> None:
                         "--no-first-run",
                     ],
                 )
-                page = browser.new_page(viewport={"width": 1300, "height": 1000})
+                page = browser.new_page(viewport={"width": 1300, "height": 1450})
                 page.goto(f"{base}/lab/tree/panels.ipynb?token={token}")
                 page.wait_for_selector(".jp-Notebook", timeout=60000)
                 page.wait_for_selector(
