@@ -24,7 +24,7 @@ import time
 import torch
 
 import nmi_jupyter as nmi
-from nmi_jupyter.engine.config import EstimateConfig
+from nmi_jupyter.engine.config import EstimateConfig, option_names
 
 
 def matmul_flops(threads: int, size: int = 2048, repeats: int = 5) -> float:
@@ -47,14 +47,14 @@ def matmul_flops(threads: int, size: int = 2048, repeats: int = 5) -> float:
 def training_work(rr: nmi.RigorousResult, x_dim: int, y_dim: int) -> tuple[int, float]:
     """(training samples processed, training FLOPs) of a finished analysis: the matmuls of
     the two MLPs and the score matrix, forward and backward (3x forward)."""
-    c = EstimateConfig(**{k: v for k, v in rr.settings.items() if k not in ("fit", "batched")})
+    c = EstimateConfig(**{k: v for k, v in rr.settings.items() if k in option_names()})
     h, e, b = c.hidden_dim, c.embedding_dim, c.batch_size
     per_sample_forward = 0
     for d in (x_dim, y_dim):
         per_sample_forward += 2 * (d * h + (c.n_layers - 1) * h * h + h * e)
     per_sample_forward += 2 * b * e
     samples = 0
-    for run in rr.runs:
+    for run in rr.runs + rr.controls:  # the shuffled-pairs control is training too
         n_val = max(round(run.n_samples * c.val_fraction), 1)
         samples += run.epochs_run * ((run.n_samples - n_val) // b) * b
     return samples, 3.0 * per_sample_forward * samples
