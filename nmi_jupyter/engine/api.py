@@ -33,9 +33,10 @@ from nmi_jupyter.engine.runs import PreparedRun, prepare_run, reported_history, 
 from nmi_jupyter.engine.runtime import draw_seed, resolve_device, torch_threads
 from nmi_jupyter.engine.train import TrainOutcome, train_run
 
-__all__ = ["estimate", "rigorous"]
+__all__ = ["estimate", "rigorous", "RIGOROUS_OPTIONS"]
 
-_RIGOROUS_OPTIONS = (
+# Keyword options of rigorous() beyond the EstimateConfig ones (the magic accepts them too).
+RIGOROUS_OPTIONS = (
     "gammas",
     "repeats",
     "delta_threshold",
@@ -153,7 +154,7 @@ def rigorous(
         A :class:`RigorousResult`.  A cancelled or interrupted analysis keeps the
         finished runs, fits what it has and is marked partial.
     """
-    check_option_names(options, _RIGOROUS_OPTIONS)
+    check_option_names(options, RIGOROUS_OPTIONS)
     config = _seeded(make_config(config, **options))
     gamma_list = check_gammas(gammas)
     if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:

@@ -12,6 +12,7 @@ import ast
 from dataclasses import dataclass, field
 from typing import Any
 
+from nmi_jupyter.engine.api import RIGOROUS_OPTIONS
 from nmi_jupyter.engine.config import CRITICS, DEVICES, ESTIMATORS, SPLITS, UNITS, option_names
 from nmi_jupyter.engine.errors import OptionError, closest_option_hint
 
@@ -29,15 +30,7 @@ __all__ = [
 
 MODES = ("estimate", "rigorous")
 # Keys the body accepts: every engine option, the rigorous-mode options, the mode.
-RIGOROUS_KEYS = (
-    "gammas",
-    "repeats",
-    "delta_threshold",
-    "min_gamma_points",
-    "confidence_level",
-    "exclude",
-    "batched",
-)
+RIGOROUS_KEYS = RIGOROUS_OPTIONS
 BODY_KEYS = (*option_names(), *RIGOROUS_KEYS, "mode")
 
 
