@@ -1,6 +1,6 @@
 """Data with mutual information known in closed form, for demos, tests and notebooks.
 
-Two families:
+Four families:
 
 * :func:`correlated_gaussians`: ``dim`` independent pairs of standard normals, each pair
   with correlation ``rho``, so ``I(X;Y) = -dim/2 * ln(1 - rho^2)`` nats
@@ -8,18 +8,27 @@ Two families:
 * :func:`nonlinear_latent`: such a pair in a small latent space, pushed into many
   dimensions by fixed random injective maps (:func:`make_injective_map`); injective maps
   leave MI unchanged, so the closed form still holds.
+* :func:`student_t`: a multivariate Student-t pair, correlated Gaussians divided by one
+  shared chi random scale; heavy tails, and dependent even at zero correlation.  Its MI
+  is the Gaussian one plus a positive term depending on ``df`` and ``dim`` only
+  (:func:`student_t_mi`, inverted by :func:`rho_for_student_t_mi`).
+* :func:`transform_marginals`: strictly monotone maps of each coordinate, which leave MI
+  unchanged but change the shape of the marginals (cube, exp, sigmoid, or mixed).
 
-Every MI argument and result is in ``units`` ("bits" or "nats").  Only numpy is used.
+Every MI argument and result is in ``units`` ("bits" or "nats").  Only numpy and
+``scipy.special`` are used.
 """
 
 from __future__ import annotations
 
 import math
 import numbers
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from types import MappingProxyType
 from typing import Any
 
 import numpy as np
+from scipy.special import digamma, expit, gammaln
 
 from nmi_jupyter.engine.errors import InvalidDataError, OptionError, closest_option_hint
 from nmi_jupyter.engine.units import NATS_PER_BIT
@@ -31,6 +40,10 @@ __all__ = [
     "nonlinear_latent",
     "make_injective_map",
     "INJECTIVE_MAP_SLOPE",
+    "student_t",
+    "student_t_mi",
+    "rho_for_student_t_mi",
+    "transform_marginals",
 ]
 
 _UNITS = ("bits", "nats")
@@ -214,6 +227,207 @@ def nonlinear_latent(
     map_y = make_injective_map(latent_dim, out_dim, map_seed, stream=1)
     zx, zy = correlated_gaussians(n, latent_dim, mi, units=units, seed=seed)
     return map_x(zx), map_y(zy)
+
+
+def student_t_mi(
+    rho: float | np.ndarray, dim: int = 1, df: float = 5, units: str = "bits"
+) -> float | np.ndarray:
+    """Closed-form I(X;Y) of the Student-t pair drawn by :func:`student_t`.
+
+    For x = z_x / sqrt(W), y = z_y / sqrt(W) with (z_x, z_y) the Gaussian pair of
+    :func:`gaussian_mi` (``dim`` coordinate pairs of correlation ``rho``) and one
+    W ~ chi2(df) / df per sample, ``I = gaussian_mi(rho, dim) + c(df, dim)`` with the
+    excess ``c = g(df) + g(df + 2 dim) - 2 g(df + dim)`` nats,
+    ``g(k) = lgamma(k/2) - (k/2) digamma(k/2)``.  ``c > 0``: the shared scale W makes x
+    and y dependent even at ``rho = 0``; ``c -> 0`` as ``df -> inf`` (the Gaussian limit).
+
+    Args:
+        rho: correlation of one coordinate pair of z, in [-1, 1]; a float or an array.
+        dim: dimension of x and of y (>= 1).
+        df: degrees of freedom (> 0, finite).
+        units: "bits" or "nats" for the result.
+
+    Returns:
+        The MI in ``units``: a float for a scalar ``rho``, an array of its shape otherwise.
+    """
+    _check_units(units)
+    nats = gaussian_mi(rho, dim, "nats") + _student_t_excess_nats(dim, _check_df(df))
+    out = nats / NATS_PER_BIT if units == "bits" else nats
+    return float(out) if np.ndim(out) == 0 else out
+
+
+def rho_for_student_t_mi(mi: float, dim: int = 1, df: float = 5, units: str = "bits") -> float:
+    """The per-coordinate correlation in [0, 1) giving a Student-t pair total MI ``mi``.
+
+    Inverse of :func:`student_t_mi` on rho >= 0: the Gaussian part is ``mi`` minus the
+    excess ``student_t_mi(0, dim, df)``, which is the smallest MI reachable for this
+    ``df`` and ``dim``; a smaller ``mi`` raises :class:`OptionError`.
+
+    Args:
+        mi: total mutual information (finite, >= ``student_t_mi(0, dim, df, units)``).
+        dim: dimension of x and of y (>= 1).
+        df: degrees of freedom (> 0, finite).
+        units: "bits" or "nats".
+    """
+    dim = _check_count("dim", dim)
+    return rho_for_mi(_student_t_gaussian_nats(mi, dim, df, units), dim, "nats")
+
+
+def student_t(
+    n: int,
+    dim: int = 1,
+    mi: float = 1.0,
+    *,
+    df: float = 5,
+    units: str = "bits",
+    seed: int | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sample ``n`` pairs (x, y) of a multivariate Student-t with total MI ``mi``.
+
+    Draws the Gaussian pair (z_x, z_y) of :func:`correlated_gaussians` with correlation
+    ``rho = rho_for_student_t_mi(mi, dim, df, units)`` per coordinate pair and one
+    W ~ chi2(df) / df per sample, and returns ``x = z_x / sqrt(W)``, ``y = z_y / sqrt(W)``:
+    jointly a 2*dim-variate t with ``df`` degrees of freedom, each coordinate a standard
+    t(df).  The MI is :func:`student_t_mi`: the Gaussian MI plus a positive excess from the
+    shared scale, so ``rho`` is chosen for the total to equal ``mi``, and an ``mi`` below
+    the excess (``student_t_mi(0, dim, df, units)``) is unreachable.  Heavy tails: the
+    variance is infinite for ``df <= 2``.
+
+    Args:
+        n: number of samples (>= 1).
+        dim: dimension of x and of y (>= 1).
+        mi: total mutual information in ``units`` (finite, >= the excess).
+        df: degrees of freedom (> 0, finite); large ``df`` approaches the Gaussian case.
+        units: "bits" or "nats".
+        seed: seed of ``np.random.default_rng``; ``None`` draws fresh entropy.
+
+    Returns:
+        x, y: float64 arrays of shape (n, dim).
+    """
+    n = _check_count("n", n)
+    dim = _check_count("dim", dim)
+    gauss_nats = _student_t_gaussian_nats(mi, dim, df, units)
+    rho = rho_for_mi(gauss_nats, dim, "nats")
+    noise = math.exp(-gauss_nats / dim)  # sqrt(1 - rho^2), exact even when rho rounds to 1
+    rng = np.random.default_rng(seed)
+    zx = rng.standard_normal((n, dim))
+    zy = rho * zx + noise * rng.standard_normal((n, dim))
+    scale = 1.0 / np.sqrt(rng.chisquare(df, size=(n, 1)) / df)
+    return zx * scale, zy * scale
+
+
+def transform_marginals(a: Any, kind: str = "cube", seed: int | None = None) -> np.ndarray:
+    """Apply a strictly monotone map to every coordinate: MI is unchanged, marginals are not.
+
+    A strictly monotone map of each coordinate is injective, so ``I(f(X); g(Y)) = I(X;Y)``
+    for any such maps of x and of y, while the marginal shapes an estimator must learn
+    change.  Kinds:
+
+    * ``"cube"``: a**3 (flattens the centre, stretches the tails);
+    * ``"exp"``: exp(a) (log-normal marginals from Gaussian ones);
+    * ``"sigmoid"``: 1 / (1 + exp(-a)) (squashes the tails into (0, 1));
+    * ``"mixed"``: a different map per column, chosen from cube, exp, sigmoid,
+      a + 0.4 sin(2a) (wiggly, slope >= 0.2) and exp(-a) (decreasing) in an order drawn
+      from ``seed``; every map is used once before any repeats.
+
+    Strict monotonicity holds in exact arithmetic; in float64 ``sigmoid`` rounds to 1 above
+    about a = 37, so keep inputs of moderate size (Gaussian data are fine), and ``exp``
+    overflows above about 709, which raises :class:`InvalidDataError`.
+
+    Args:
+        a: finite samples, shape (n,) or (n, d); a 1-D array is one column.
+        kind: "cube", "exp", "sigmoid" or "mixed".
+        seed: seed of the column order of ``"mixed"`` (``None``: fresh entropy); other kinds
+            ignore it.
+
+    Returns:
+        A new float64 array of the shape of ``a``.
+    """
+    if kind not in _TRANSFORMS and kind != "mixed":
+        options = (*_TRANSFORMS, "mixed")
+        hint = closest_option_hint(str(kind), options)
+        raise OptionError(
+            f"kind must be one of {', '.join(repr(o) for o in options)}, not {kind!r}{hint}."
+        )
+    a = np.asarray(a, dtype=np.float64)
+    if a.ndim not in (1, 2):
+        raise InvalidDataError(f"a must have shape (n,) or (n, d), not {a.shape}.")
+    if not np.all(np.isfinite(a)):
+        raise InvalidDataError("a contains NaN or infinite values.")
+    with np.errstate(over="ignore"):  # overflow is reported below, in words
+        if kind == "mixed":
+            columns = a.reshape(len(a), -1)
+            order = np.random.default_rng(seed).permutation(len(_MIXED_TRANSFORMS))
+            out = np.empty_like(columns)
+            for j in range(columns.shape[1]):
+                out[:, j] = _MIXED_TRANSFORMS[order[j % len(order)]](columns[:, j])
+            out = out.reshape(a.shape)
+        else:
+            out = _TRANSFORMS[kind](a)
+    if not np.all(np.isfinite(out)):
+        raise InvalidDataError(
+            f"the {kind!r} transform overflowed to infinity; scale the data down first."
+        )
+    return out
+
+
+def _student_t_excess_nats(dim: int, df: float) -> float:
+    """c(df, dim) of :func:`student_t_mi`, in nats."""
+
+    def g(k: float) -> float:
+        return gammaln(k / 2) - (k / 2) * digamma(k / 2)
+
+    excess = g(df) + g(df + 2 * dim) - 2 * g(df + dim)
+    # c > 0 exactly; for very large df the sum cancels and may round to a tiny negative.
+    return max(float(excess), 0.0)
+
+
+def _student_t_gaussian_nats(mi: Any, dim: int, df: Any, units: str) -> float:
+    """The Gaussian part (nats) of a Student-t pair whose total MI is ``mi``."""
+    nats = _mi_nats(mi, units)
+    excess = _student_t_excess_nats(dim, _check_df(df))
+    gauss = nats - excess
+    # Tolerate round-off of a total computed as student_t_mi(0, ...) in other units.
+    if gauss < -1e-9 * max(excess, 1.0):
+        smallest = excess / NATS_PER_BIT if units == "bits" else excess
+        raise OptionError(
+            f"mi = {mi!r} {units} is unreachable for a Student-t pair with df = {df!r} and "
+            f"dim = {dim}: the shared scale alone gives MI {smallest:.6g} {units} at zero "
+            "correlation, the smallest possible."
+        )
+    return max(gauss, 0.0)
+
+
+def _check_df(df: Any) -> float:
+    ok = isinstance(df, numbers.Real) and not isinstance(df, bool) and math.isfinite(df)
+    if not ok or df <= 0:
+        raise OptionError(f"df (degrees of freedom) must be a finite number > 0, not {df!r}.")
+    return float(df)
+
+
+def _wiggle(a: np.ndarray) -> np.ndarray:
+    # Slope 1 + 0.8 cos(2a) >= 0.2: strictly increasing, yet far from linear.
+    return a + 0.4 * np.sin(2.0 * a)
+
+
+def _exp_decreasing(a: np.ndarray) -> np.ndarray:
+    return np.exp(-a)
+
+
+def _cube(a: np.ndarray) -> np.ndarray:
+    return a**3
+
+
+_TRANSFORMS: Mapping[str, Callable[[np.ndarray], np.ndarray]] = MappingProxyType(
+    {"cube": _cube, "exp": np.exp, "sigmoid": expit}
+)
+_MIXED_TRANSFORMS: tuple[Callable[[np.ndarray], np.ndarray], ...] = (
+    _cube,
+    np.exp,
+    expit,
+    _wiggle,
+    _exp_decreasing,
+)
 
 
 def _random_orthogonal(rng: np.random.Generator, size: int) -> np.ndarray:

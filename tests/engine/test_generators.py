@@ -4,6 +4,7 @@ import math
 
 import numpy as np
 import pytest
+from scipy import stats
 
 from nmi_jupyter.engine.errors import InvalidDataError, OptionError
 from nmi_jupyter.generators import (
@@ -13,6 +14,10 @@ from nmi_jupyter.generators import (
     make_injective_map,
     nonlinear_latent,
     rho_for_mi,
+    rho_for_student_t_mi,
+    student_t,
+    student_t_mi,
+    transform_marginals,
 )
 
 
@@ -228,6 +233,19 @@ def test_map_gives_distinct_outputs_for_distinct_latent_points():
         (lambda: nonlinear_latent(10, units="nits"), "units must be"),
         (lambda: nonlinear_latent(10, map_seed=-1), "map_seed must be"),
         (lambda: make_injective_map(3, 2, 0), "out_dim"),
+        (lambda: student_t(0), "n must be"),
+        (lambda: student_t(10, dim=0), "dim must be"),
+        (lambda: student_t(10, df=0), "df \\(degrees of freedom\\) must be"),
+        (lambda: student_t(10, df=float("inf")), "df \\(degrees of freedom\\) must be"),
+        (lambda: student_t(10, df=True), "df \\(degrees of freedom\\) must be"),
+        (lambda: student_t(10, mi=-1.0), "mi must be"),
+        (lambda: student_t(10, units="nat"), "units must be"),
+        (lambda: student_t(10, dim=5, mi=0.1, df=3), "unreachable"),
+        (lambda: student_t_mi(1.5), "rho must"),
+        (lambda: student_t_mi(0.5, df=-1.0), "df \\(degrees of freedom\\) must be"),
+        (lambda: student_t_mi(0.5, units="bytes"), "units must be"),
+        (lambda: rho_for_student_t_mi(0.0, dim=2, df=3), "unreachable"),
+        (lambda: transform_marginals(np.zeros(3), kind="square"), "kind must be"),
     ],
 )
 def test_invalid_inputs_raise_option_error(call, fragment):
@@ -240,3 +258,187 @@ def test_invalid_inputs_raise_option_error(call, fragment):
 def test_unknown_units_suggest_the_closest():
     with pytest.raises(OptionError, match="did you mean 'nats'"):
         correlated_gaussians(10, units="nat")
+
+
+# --- student_t, student_t_mi, rho_for_student_t_mi -------------------------------------
+
+
+def test_student_t_shapes_dtype_and_seeding():
+    x, y = student_t(7, dim=3, mi=2.0, df=4, seed=0)
+    assert x.shape == y.shape == (7, 3)
+    assert x.dtype == y.dtype == np.float64
+    again = student_t(7, dim=3, mi=2.0, df=4, seed=0)
+    np.testing.assert_array_equal(x, again[0])
+    np.testing.assert_array_equal(y, again[1])
+    assert not np.allclose(x, student_t(7, dim=3, mi=2.0, df=4, seed=1)[0])
+
+
+def test_student_t_mi_at_zero_correlation_is_the_bivariate_cauchy_value():
+    # df = 1, dim = 1 by hand from lgamma(1/2) = ln(pi)/2, digamma(1/2) = -gamma - 2 ln 2,
+    # digamma(1) = -gamma, digamma(3/2) = digamma(1/2) + 2: the excess is ln(8 pi) - 3.
+    assert student_t_mi(0.0, 1, 1, "nats") == pytest.approx(math.log(8 * math.pi) - 3, rel=1e-12)
+
+
+def test_student_t_mi_excess_is_positive_and_vanishes_in_the_gaussian_limit():
+    rho, dim = 0.6, 3
+    gauss = gaussian_mi(rho, dim)
+    excesses = [student_t_mi(rho, dim, df) - gauss for df in (1, 3, 5, 30, 1e3)]
+    assert all(e > 0 for e in excesses)
+    assert all(a > b for a, b in zip(excesses, excesses[1:], strict=False))  # falls with df
+    assert student_t_mi(rho, dim, 1e7) == pytest.approx(gauss, abs=1e-6)
+    # Units and arrays behave as for gaussian_mi.
+    assert student_t_mi(rho, dim, 3, "nats") == pytest.approx(
+        student_t_mi(rho, dim, 3) * math.log(2), rel=1e-12
+    )
+    rhos = np.array([[0.0, 0.3], [0.6, 0.9]])
+    out = student_t_mi(rhos, dim, 3)
+    assert isinstance(out, np.ndarray) and out.shape == (2, 2)
+    np.testing.assert_allclose(out, gaussian_mi(rhos, dim) + excesses[1], rtol=1e-12)
+
+
+@pytest.mark.parametrize("units", ["bits", "nats"])
+@pytest.mark.parametrize(("dim", "df"), [(1, 1), (1, 5), (4, 3), (20, 2.5)])
+@pytest.mark.parametrize("extra", [0.0, 1e-6, 0.5, 6.0])
+def test_rho_for_student_t_mi_inverts_student_t_mi(extra, dim, df, units):
+    mi = student_t_mi(0.0, dim, df, units) + extra  # reachable by construction
+    rho = rho_for_student_t_mi(mi, dim, df, units)
+    assert 0.0 <= rho < 1.0
+    assert student_t_mi(rho, dim, df, units) == pytest.approx(mi, rel=1e-9)
+
+
+def test_unreachable_student_t_mi_names_the_smallest():
+    smallest = student_t_mi(0.0, 5, 3)
+    with pytest.raises(OptionError, match=f"{smallest:.6g} bits"):
+        student_t(10, dim=5, mi=0.9 * smallest, df=3)
+    x, y = student_t(10, dim=5, mi=smallest, df=3, seed=0)  # exactly the smallest is fine
+    assert np.isfinite(x).all() and np.isfinite(y).all()
+
+
+@pytest.mark.parametrize(("dim", "df", "extra_bits"), [(1, 5, 0.9), (1, 3, 0.0), (2, 3, 1.5)])
+def test_student_t_mi_matches_a_monte_carlo_average_of_the_log_density_ratio(dim, df, extra_bits):
+    # I = E[log p(x, y) - log p(x) - log p(y)], averaged over the generator's own samples
+    # with scipy's densities: the joint is a 2*dim-variate t with shape [[I, rho I],
+    # [rho I, I]] and df degrees of freedom, and each marginal a dim-variate t with shape I
+    # and the same df.  This checks the closed form, the choice of rho, and that the
+    # sampler draws that distribution.  extra_bits = 0 is rho = 0: the excess alone.
+    n = 400_000
+    mi = student_t_mi(0.0, dim, df) + extra_bits
+    x, y = student_t(n, dim, mi, df=df, seed=11)
+    rho = rho_for_student_t_mi(mi, dim, df)
+    eye = np.eye(dim)
+    joint = stats.multivariate_t(shape=np.block([[eye, rho * eye], [rho * eye, eye]]), df=df)
+    if dim == 1:
+        log_px, log_py = stats.t.logpdf(x[:, 0], df), stats.t.logpdf(y[:, 0], df)
+    else:
+        marginal = stats.multivariate_t(shape=eye, df=df)
+        log_px, log_py = marginal.logpdf(x), marginal.logpdf(y)
+    ratio = joint.logpdf(np.hstack([x, y])) - log_px - log_py
+    estimate = ratio.mean()
+    # The average of n iid terms has standard error std/sqrt(n) (0.0005 to 0.002 nats
+    # here); five of them give a false failure chance below 1e-6.  The excess is 0.017,
+    # 0.042 and 0.11 nats in the three cases, so a wrong or missing excess fails, most
+    # sharply at rho = 0 where the excess is the whole MI (16 standard errors).
+    tol = 5 * ratio.std() / math.sqrt(n)
+    truth = student_t_mi(rho, dim, df, "nats")
+    assert abs(estimate - truth) < tol, (estimate, truth, tol)
+
+
+@pytest.mark.parametrize("df", [1, 3])
+def test_student_t_marginals_are_t_distributed(df):
+    n = 20_000
+    x, y = student_t(n, dim=2, mi=2.0, df=df, seed=12)
+    # The KS test rejects a standard normal (or the wrong df) at this n by far; seeded,
+    # so a pass is deterministic, and p > 1e-3 for the right df.
+    for column in (*x.T, *y.T):
+        assert stats.kstest(column, stats.t(df).cdf).pvalue > 1e-3
+    assert stats.kstest(x[:, 0], stats.t(df + 3).cdf).pvalue < 1e-3
+
+
+@pytest.mark.parametrize(("dim", "df", "mi"), [(2, 1, 1.0), (1, 5, 1.0), (3, 3, 4.0)])
+def test_student_t_kendall_tau_matches_rho(dim, df, mi):
+    # For any elliptical pair Kendall's tau = (2/pi) arcsin(rho), whatever the tails; the
+    # sample tau has standard error at most about 0.67/sqrt(n) (0.0067 here), and five of
+    # them catch a rho chosen without the excess (0.48 -> 0.71 at df = 1, dim = 2).
+    n = 10_000
+    x, y = student_t(n, dim, mi, df=df, seed=13)
+    rho = rho_for_student_t_mi(mi, dim, df)
+    tol = 5 * 0.67 / math.sqrt(n)
+    for k in range(dim):
+        tau = stats.kendalltau(x[:, k], y[:, k]).statistic
+        assert tau == pytest.approx(2 / math.pi * math.asin(rho), abs=tol)
+    if dim > 1:  # different coordinates: uncorrelated (though dependent through W)
+        assert abs(stats.kendalltau(x[:, 0], y[:, 1]).statistic) < tol
+
+
+# --- transform_marginals ---------------------------------------------------------------
+
+
+_INVERSES = {"cube": np.cbrt, "exp": np.log, "sigmoid": lambda v: np.log(v / (1 - v))}
+
+
+@pytest.mark.parametrize("kind", ["cube", "exp", "sigmoid"])
+def test_transform_marginals_inverts_exactly(kind):
+    a = np.random.default_rng(0).standard_normal((1000, 4)) * 2
+    out = transform_marginals(a, kind)
+    assert out.shape == a.shape and out.dtype == np.float64
+    np.testing.assert_allclose(_INVERSES[kind](out), a, rtol=1e-9, atol=1e-9)
+
+
+@pytest.mark.parametrize("kind", ["cube", "exp", "sigmoid", "mixed"])
+def test_transform_marginals_is_strictly_monotone_per_column(kind):
+    a = np.random.default_rng(1).standard_normal((5000, 7)) * 3
+    out = transform_marginals(a, kind, seed=2)
+    directions = []
+    for j in range(a.shape[1]):
+        order = np.argsort(a[:, j])
+        steps = np.diff(out[order, j])
+        increasing, decreasing = bool((steps > 0).all()), bool((steps < 0).all())
+        assert increasing or decreasing, f"column {j} is not strictly monotone"
+        directions.append(increasing)
+    if kind != "mixed":
+        assert all(directions)
+    else:
+        assert not all(directions)  # exp(-a) is among the seven columns
+
+
+def test_transform_marginals_keeps_the_rank_dependence():
+    # MI is invariant under strictly monotone maps; so is every rank statistic, exactly.
+    x, y = correlated_gaussians(2000, dim=3, mi=2.0, seed=3)
+    tau = [stats.kendalltau(x[:, k], y[:, k]).statistic for k in range(3)]
+    tx, ty = transform_marginals(x, "mixed", seed=4), transform_marginals(y, "mixed", seed=5)
+    tau_t = [stats.kendalltau(tx[:, k], ty[:, k]).statistic for k in range(3)]
+    np.testing.assert_allclose(np.abs(tau_t), np.abs(tau), rtol=1e-12)
+
+
+def test_mixed_uses_a_different_map_per_column_chosen_by_seed():
+    column = np.linspace(-2, 2, 50)
+    a = np.tile(column[:, None], (1, 5))
+    out = transform_marginals(a, "mixed", seed=0)
+    distinct = {tuple(np.round(out[:, j], 12)) for j in range(5)}
+    assert len(distinct) == 5  # the five maps, each once
+    np.testing.assert_array_equal(out, transform_marginals(a, "mixed", seed=0))
+    assert any(
+        not np.array_equal(out, transform_marginals(a, "mixed", seed=s)) for s in range(1, 4)
+    )
+
+
+def test_transform_marginals_accepts_1d_and_leaves_the_input_alone():
+    a = np.array([-1.0, 0.0, 2.0])
+    before = a.copy()
+    np.testing.assert_allclose(transform_marginals(a, "cube"), [-1.0, 0.0, 8.0])
+    assert transform_marginals(a, "mixed", seed=0).shape == (3,)
+    np.testing.assert_array_equal(a, before)
+
+
+@pytest.mark.parametrize(
+    ("a", "kind", "fragment"),
+    [
+        (np.zeros((2, 2, 2)), "cube", "shape"),
+        (np.array([0.0, np.nan]), "cube", "NaN"),
+        (np.array([1.0, 800.0]), "exp", "overflowed"),
+        (np.array([[800.0] * 5, [-800.0] * 5]), "mixed", "overflowed"),
+    ],
+)
+def test_transform_marginals_rejects_bad_data(a, kind, fragment):
+    with pytest.raises(InvalidDataError, match=fragment):
+        transform_marginals(a, kind, seed=0)
