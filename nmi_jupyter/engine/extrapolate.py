@@ -232,7 +232,8 @@ def fit_gamma_line(
                 Flag(
                     "leverage",
                     f"leaving out gamma = 1 moves the corrected MI by {loo_shift:+.3g} "
-                    f"({abs(loo_shift) / spread:.1f} standard errors): the fit leans on one point",
+                    f"({_z_text(abs(loo_shift) / spread)} standard errors): "
+                    "the fit leans on one point",
                 )
             )
 
@@ -287,6 +288,10 @@ def fit_gamma_line(
         cov=tuple(tuple(float(v) for v in row) for row in line.cov),
         dof=line.dof,
     )
+
+
+def _z_text(z: float) -> str:
+    return f"{z:.1f}" if z < 100 else "more than 100"
 
 
 def data_standard_error(gamma: np.ndarray, mi: np.ndarray) -> float:

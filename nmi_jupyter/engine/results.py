@@ -132,6 +132,12 @@ class EstimateResult:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        return (
+            f"<EstimateResult mi={self.mi:.4f} {self.units} (validation {self.mi_val:.4f}), "
+            f"best epoch {self.best_epoch} of {self.epochs_run}, {self.stop_reason}>"
+        )
+
     def _repr_html_(self) -> str:
         rows = "".join(
             f"<tr><th style='text-align:left'>{html.escape(k)}</th>"

@@ -224,6 +224,13 @@ class RigorousResult:
     def __str__(self) -> str:
         return self.summary()
 
+    def __repr__(self) -> str:
+        verdict = "reliable" if self.is_reliable else "not reliable"
+        return (
+            f"<RigorousResult mi={self.mi:.4f} ± {self.mi_error:.4f} {self.units}, {verdict}, "
+            f"{len(self.runs)} runs, {self.stop_reason}>"
+        )
+
     def _repr_html_(self) -> str:
         lines = [
             line

@@ -1,0 +1,103 @@
+"""The fit-diagnosis notebook in a real JupyterLab: panels render, the mouse drags the
+cutoff handle and clicks a gamma, and the kernel's result changes accordingly."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(os.environ.get("NMI_SCREENSHOTS", "browser-screenshots"))
+HANDLE_FILL = ("rgb(255, 127, 14)", "#ff7f0e")
+
+
+def _kernel_client(lab):
+    from jupyter_client import BlockingKernelClient
+
+    url = f"{lab['base']}/api/sessions?token={lab['token']}"
+    sessions = json.loads(urllib.request.urlopen(url).read())
+    kernel_id = sessions[0]["kernel"]["id"]
+    client = BlockingKernelClient(connection_file=str(lab["runtime"] / f"kernel-{kernel_id}.json"))
+    client.load_connection_file()
+    client.start_channels()
+    client.wait_for_ready(timeout=60)
+    return client
+
+
+def _ask(client, expression: str) -> str:
+    out: list[str] = []
+
+    def hook(msg):
+        if msg["msg_type"] == "stream":
+            out.append(msg["content"]["text"])
+
+    client.execute_interactive(f"print({expression})", output_hook=hook, timeout=60)
+    return "".join(out).strip()
+
+
+def test_fit_panel_drag_and_click_change_the_kernel_result(lab, browser):
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1300, "height": 1400})
+    page.goto(f"{lab['base']}/lab/tree/fit.ipynb?token={lab['token']}")
+    page.wait_for_selector(".jp-Notebook", timeout=120_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Cells", exact=True).click()
+    page.wait_for_selector(
+        ".widget-html-content:has-text('Drag the orange handle')", timeout=300_000
+    )
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=300_000)
+    page.screenshot(path=str(SHOTS / "01_after_run.png"), full_page=True)
+
+    # The live panel's curves and the fit panel's marks are drawn, numbers shown.
+    assert page.locator(".bqplot path.line").count() > 5
+    assert page.locator("text=corrected MI =").count() >= 1
+
+    client = _kernel_client(lab)
+    try:
+        assert _ask(client, "good.fit.mode") == "automatic"
+        before = _ask(client, "max(good.gammas_used)")
+
+        handle = None
+        for fill in HANDLE_FILL:
+            candidates = page.locator(f".bqplot path.dot[style*='{fill}']")
+            if candidates.count():
+                handle = candidates.last
+                break
+        assert handle is not None, "the orange handle is not in the page"
+        handle.scroll_into_view_if_needed()
+        box = handle.bounding_box()
+        figure = handle.locator("xpath=ancestor::*[local-name()='svg'][1]").bounding_box()
+        x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move(x0 - 0.3 * figure["width"], y0, steps=12)
+        page.mouse.up()
+        time.sleep(2)
+        page.screenshot(path=str(SHOTS / "02_after_drag.png"), full_page=True)
+        assert _ask(client, "good.fit.mode") == "manual"
+        after = int(_ask(client, "max(good.gammas_used)"))
+        assert after < int(before)
+        exact = _ask(
+            client,
+            "good.fit == good.refit(exclude=sorted(set(good.gammas) - set(good.gammas_used))).fit",
+        )
+        assert exact == "True"
+
+        # Click gamma 2's mean: it leaves the fit.
+        means = page.locator(
+            ".bqplot path.dot[style*='stroke: white'], "
+            ".bqplot path.dot[style*='stroke: rgb(255, 255, 255)']"
+        )
+        assert means.count() >= 3
+        means.nth(1).click()
+        time.sleep(2)
+        page.screenshot(path=str(SHOTS / "03_after_click.png"), full_page=True)
+        assert "2" not in _ask(client, "good.gammas_used").strip("()").replace(" ", "").split(",")
+    finally:
+        client.stop_channels()
