@@ -25,6 +25,7 @@ __all__ = [
     "ceiling_flag",
     "overfitting_flags",
     "unstable_flag",
+    "slope_flag",
     "control_flag",
     "control_estimate",
 ]
@@ -37,6 +38,8 @@ OVERFIT_FRACTION = 0.25
 # standard errors and this relative difference.
 DISAGREE_Z = 3.0
 DISAGREE_RELATIVE = 0.1
+# A slope below zero by more than this many standard errors: runs under-fit.
+NEGATIVE_SLOPE_Z = 2.0
 # More than this fraction of runs unstable makes the analysis unreliable.
 UNSTABLE_FRACTION = 0.1
 # The shuffled-pairs control may show at most max(this many bits, 10 % of the estimate).
@@ -56,6 +59,7 @@ def diagnose(
     flags += ceiling_flag(runs, settings, units)
     flags += unstable_flag(runs)
     if fit is not None:
+        flags += slope_flag(fit, units)
         flags += overfitting_flags(runs, fit, units)
         flags += control_flag(controls, fit.mi, units)
     return tuple(flags)
@@ -75,6 +79,24 @@ def ceiling_flag(runs: Sequence[RunRecord], settings: dict[str, Any], units: str
             f"InfoNCE runs reach {top:.2f} {units}, {top / ceiling:.0%} of their ceiling "
             f"log(batch_size) = {ceiling:.2f} {units}: the estimate is capped below the true "
             "MI; use estimator='smile' or a larger batch_size",
+        )
+    ]
+
+
+def slope_flag(fit: GammaFit, units: str) -> list[Flag]:
+    """Estimates that *fall* as chunks shrink: the critic under-fits (it has not learned
+    the dependence from the smaller chunks), the opposite of the upward finite-sample bias
+    the extrapolation removes, so the intercept is not a bias-corrected MI."""
+    se_slope = math.sqrt(fit.cov[1][1]) if fit.dof > 0 else math.nan
+    if not (fit.slope < 0 and abs(fit.slope) > NEGATIVE_SLOPE_Z * se_slope):
+        return []
+    return [
+        Flag(
+            "negative_slope",
+            f"MI falls as the chunks get smaller (slope {fit.slope:.3g} {units}/gamma, "
+            f"{abs(fit.slope) / se_slope:.1f} standard errors below 0): the critic under-fits the "
+            "smaller chunks, so the extrapolation does not correct a bias; use more data, more "
+            "epochs or fewer gammas",
         )
     ]
 

@@ -134,3 +134,10 @@ def test_diagnose_is_pure_numbers():
     runs = _runs()
     fit = fit_runs(runs, 5000, REQUEST)
     assert diagnose(runs, (), fit, {"estimator": "smile"}, "bits") == ()
+
+
+def test_negative_slope_means_under_fitting():
+    falling = _result(_runs(intercept=2.0, slope=-0.05))
+    assert "negative_slope" in _codes(falling) and not falling.is_reliable
+    flat = _result(_runs(intercept=2.0, slope=0.0, noise=0.02))
+    assert "negative_slope" not in _codes(flat)
