@@ -1,27 +1,17 @@
-"""A JupyterLab server on 127.0.0.1 and Debian's Chromium through Playwright.
+"""Fixtures for the real-browser test: JupyterLab on 127.0.0.1 and Debian's Chromium.
 
 Skipped where chromium, playwright or jupyterlab are missing (.ci/run installs them).
-The server is stopped by PID at the end, also on failure.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import secrets
-import shutil
-import signal
-import socket
-import subprocess
-import sys
-import time
-import urllib.request
 from pathlib import Path
 
+import nbformat
 import pytest
+from labserver import CHROMIUM, launch_chromium, running_lab, write_settings
 
 ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = "/usr/bin/chromium"
 
 
 def _missing() -> str | None:
@@ -41,63 +31,17 @@ def lab(tmp_path_factory):
     if reason:
         pytest.skip(reason)
     root = tmp_path_factory.mktemp("lab")
-    shutil.copy(ROOT / "notebooks" / "02_bias_correction.ipynb", root / "fit.ipynb")
-    settings = root / "settings" / "@jupyterlab" / "apputils-extension"
-    settings.mkdir(parents=True)
-    (settings / "notification.jupyterlab-settings").write_text(
-        json.dumps({"fetchNews": "false", "checkForUpdates": False})
-    )
-    runtime = root / "runtime"
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
-    token = secrets.token_hex(16)
-    env = {
-        **os.environ,
-        "OMP_NUM_THREADS": "1",
-        "NMI_QUICK": "1",
-        "JUPYTER_RUNTIME_DIR": str(runtime),
-    }
-    log = open(root / "server.log", "w")
-    server = subprocess.Popen(
-        [
-            sys.executable,
-            "-m",
-            "jupyter",
-            "lab",
-            "--no-browser",
-            "--allow-root",
-            "--ip=127.0.0.1",
-            f"--port={port}",
-            f"--IdentityProvider.token={token}",
-            f"--ServerApp.root_dir={root}",
-            f"--LabApp.user_settings_dir={root / 'settings'}",
-        ],
-        cwd=root,
-        env=env,
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    base = f"http://127.0.0.1:{port}"
-    try:
-        deadline = time.time() + 120
-        while True:
-            try:
-                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
-                break
-            except Exception:
-                if time.time() > deadline or server.poll() is not None:
-                    raise RuntimeError("JupyterLab did not start; see server.log") from None
-                time.sleep(0.5)
-        yield {"base": base, "token": token, "root": root, "runtime": runtime}
-    finally:
-        os.killpg(server.pid, signal.SIGTERM)
-        try:
-            server.wait(timeout=30)
-        except subprocess.TimeoutExpired:
-            os.killpg(server.pid, signal.SIGKILL)
-        log.close()
+    # The tutorial without its stored outputs and widget state, so every view on the
+    # page comes from this kernel.
+    book = nbformat.read(ROOT / "notebooks" / "02_bias_correction.ipynb", as_version=4)
+    for cell in book.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    book.metadata.pop("widgets", None)
+    nbformat.write(book, root / "fit.ipynb")
+    write_settings(root)
+    with running_lab(root, env={"NMI_QUICK": "1"}) as server:
+        yield server
 
 
 @pytest.fixture(scope="session")
@@ -105,17 +49,6 @@ def browser(lab):
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
-        chromium = p.chromium.launch(
-            executable_path=CHROMIUM,
-            headless=True,
-            args=[
-                "--no-sandbox",
-                "--disable-gpu",
-                "--disable-background-networking",
-                "--disable-component-update",
-                "--disable-sync",
-                "--no-first-run",
-            ],
-        )
+        chromium = launch_chromium(p)
         yield chromium
         chromium.close()

@@ -45,7 +45,7 @@ def test_fit_panel_drag_and_click_change_the_kernel_result(lab, browser):
     page = browser.new_page(viewport={"width": 1300, "height": 1400})
     page.goto(f"{lab['base']}/lab/tree/fit.ipynb?token={lab['token']}")
     page.wait_for_selector(".jp-Notebook", timeout=120_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=120_000)
+    page.wait_for_selector("text=| Idle", timeout=120_000)  # the kernel is connected
     page.get_by_role("menuitem", name="Run", exact=True).click()
     page.get_by_text("Run All Cells", exact=True).click()
     page.wait_for_selector(
