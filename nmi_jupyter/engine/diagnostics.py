@@ -38,8 +38,12 @@ OVERFIT_FRACTION = 0.25
 # standard errors and this relative difference.
 DISAGREE_Z = 3.0
 DISAGREE_RELATIVE = 0.1
-# A slope below zero by more than this many standard errors: runs under-fit.
+# A slope below zero by more than this many standard errors, losing more than this
+# fraction of the corrected MI across the fitted gammas: runs under-fit.  Measured:
+# accurate fits (within 1 % of the truth) lost 13-14 % (d = 1 Gaussian, N = 2000;
+# 2-d latent in 100-d, N = 5000); the d = 20, N = 1500 fit that was 23 % low lost 41 %.
 NEGATIVE_SLOPE_Z = 2.0
+NEGATIVE_SLOPE_DROP = 0.25
 # More than this fraction of runs unstable makes the analysis unreliable.
 UNSTABLE_FRACTION = 0.1
 # The shuffled-pairs control may show at most max(this many bits, 10 % of the estimate).
@@ -84,19 +88,23 @@ def ceiling_flag(runs: Sequence[RunRecord], settings: dict[str, Any], units: str
 
 
 def slope_flag(fit: GammaFit, units: str) -> list[Flag]:
-    """Estimates that *fall* as chunks shrink: the critic under-fits (it has not learned
-    the dependence from the smaller chunks), the opposite of the upward finite-sample bias
-    the extrapolation removes, so the intercept is not a bias-corrected MI."""
-    se_slope = math.sqrt(fit.cov[1][1]) if fit.dof > 0 else math.nan
-    if not (fit.slope < 0 and abs(fit.slope) > NEGATIVE_SLOPE_Z * se_slope):
+    """Estimates that *fall* steeply as chunks shrink: the critic under-fits the smaller
+    chunks, the opposite of the upward finite-sample bias the extrapolation removes, so
+    the intercept is not a bias-corrected MI.  A mild fall is common in accurate fits
+    and is not flagged (see NEGATIVE_SLOPE_DROP)."""
+    if fit.dof <= 0 or fit.slope >= 0:
+        return []
+    se_slope = math.sqrt(fit.cov[1][1])
+    drop = -fit.slope * max(fit.gammas_used) / max(abs(fit.mi), 1e-12)
+    if -fit.slope <= NEGATIVE_SLOPE_Z * se_slope or drop <= NEGATIVE_SLOPE_DROP:
         return []
     return [
         Flag(
             "negative_slope",
-            f"MI falls as the chunks get smaller (slope {fit.slope:.3g} {units}/gamma, "
-            f"{abs(fit.slope) / se_slope:.1f} standard errors below 0): the critic under-fits the "
-            "smaller chunks, so the extrapolation does not correct a bias; use more data, more "
-            "epochs or fewer gammas",
+            f"MI falls steeply as the chunks get smaller (slope {fit.slope:.3g} {units}/gamma: "
+            f"{drop:.0%} of the estimate lost by gamma = {max(fit.gammas_used)}): the critic "
+            "under-fits the smaller chunks, so the extrapolation does not correct a bias; use "
+            "more data, more epochs or fewer gammas",
         )
     ]
 
