@@ -31,7 +31,7 @@ from nmi_jupyter.engine.results import STOPPED_REASONS, EstimateResult
 from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord, fit_runs
 from nmi_jupyter.engine.runs import PreparedRun, prepare_run, reported_history, reported_mi
 from nmi_jupyter.engine.runtime import draw_seed, resolve_device, torch_threads
-from nmi_jupyter.engine.train import TrainOutcome, train_run
+from nmi_jupyter.engine.train import TrainOutcome
 
 __all__ = ["estimate", "rigorous", "RIGOROUS_OPTIONS"]
 
@@ -82,14 +82,7 @@ def estimate(
     device = resolve_device(config.device)
     run = prepare_run(xs, ys, config, config.seed, device)
     with torch_threads(config.threads, device) as threads:
-        outcome = train_run(
-            run.data,
-            config,
-            init_seed=run.init_seed,
-            shuffle_seed=run.shuffle_seed,
-            observer=observer,
-            cancel=cancel,
-        )
+        outcome = run.train(config, observer=observer, cancel=cancel)
     mi, mi_val = reported_mi(outcome, config.units)
     return EstimateResult(
         mi=mi,
@@ -255,11 +248,8 @@ def _train_sequential(
     """One run after another; stops at the first cancelled or interrupted run."""
     outcomes = []
     for run_id, (slot, run) in enumerate(zip(slots, prepared, strict=True)):
-        outcome = train_run(
-            run.data,
+        outcome = run.train(
             config,
-            init_seed=run.init_seed,
-            shuffle_seed=run.shuffle_seed,
             observer=observer,
             cancel=cancel,
             run_id=run_id,

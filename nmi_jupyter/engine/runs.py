@@ -15,7 +15,7 @@ from nmi_jupyter.engine.data import Standardizer, split_indices
 from nmi_jupyter.engine.errors import InsufficientDataError
 from nmi_jupyter.engine.results import History
 from nmi_jupyter.engine.runtime import child_seeds
-from nmi_jupyter.engine.train import TrainData, TrainOutcome
+from nmi_jupyter.engine.train import TrainData, TrainOutcome, train_run
 from nmi_jupyter.engine.units import from_nats
 
 __all__ = ["PreparedRun", "prepare_run", "reported_mi", "reported_history"]
@@ -36,6 +36,13 @@ class PreparedRun:
     @property
     def n_val(self) -> int:
         return len(self.data.x_val)
+
+    def train(self, config: EstimateConfig, **kwargs) -> TrainOutcome:
+        """Train this run one-at-a-time (:func:`train_run`); ``kwargs`` are observer,
+        cancel and the event tags."""
+        return train_run(
+            self.data, config, init_seed=self.init_seed, shuffle_seed=self.shuffle_seed, **kwargs
+        )
 
 
 def prepare_run(

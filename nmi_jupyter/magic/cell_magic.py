@@ -126,7 +126,7 @@ class NeuralMIMagics(Magics, MagicDefaults):
         )
         holder.append(run)
         if panel is not None:
-            panel._on_stop = run.stop
+            panel.on_stop = run.stop
         self.shell.user_ns[out] = run
         return run
 

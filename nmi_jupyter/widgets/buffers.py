@@ -13,10 +13,12 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from nmi_jupyter.engine.events import EpochEnded, Event, RunEnded, RunStarted
+from nmi_jupyter.engine.results import STOPPED_REASONS
 
 __all__ = ["RunTrace", "EventBuffer", "Throttle", "decimate"]
 
-STOPPED = ("cancelled", "interrupted", "diverged")
+# Runs that ended without a usable finish (the panel shows them as stopped).
+STOPPED = (*STOPPED_REASONS, "diverged")
 
 
 @dataclass

@@ -67,7 +67,7 @@ class TrainingPanel(widgets.VBox):
         self.throttle = Throttle(interval)
         self.redraws = 0
         self.state = "training"
-        self._on_stop = on_stop
+        self.on_stop = on_stop  # called by the Stop button; may be set later
         x, y = bq.LinearScale(), bq.LinearScale()
         axes = [
             bq.Axis(scale=x, label="epoch"),
@@ -180,8 +180,8 @@ class TrainingPanel(widgets.VBox):
         self.state = "stopping"
         self.stop_button.disabled = True
         self.stop_button.description = "Stopping ..."
-        if self._on_stop is not None:
-            self._on_stop()
+        if self.on_stop is not None:
+            self.on_stop()
 
     # ----- drawing -----
     def redraw(self) -> None:

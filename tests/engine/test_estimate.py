@@ -124,11 +124,45 @@ def test_interrupt_before_the_first_epoch_gives_nan_not_a_crash(data):
     assert r.stopped and r.epochs_run == 0 and math.isnan(r.mi) and r.best_epoch == -1
 
 
-def test_divergence_is_reported_not_hidden(data):
-    r = nmi.estimate(*data, seed=0, estimator="nwj", lr=1e6, **{**FAST, "epochs": 20})
-    assert r.stop_reason in {"diverged", "early_stopping", "max_epochs"}
-    if r.stop_reason == "diverged":
-        assert np.all(np.isfinite(r.history.val))
+def _diverging_bound(after_calls: int, only_first_run: bool = False):
+    """A real InfoNCE that turns NaN in training after ``after_calls`` training steps."""
+    from nmi_jupyter.engine.bounds import infonce
+
+    calls = []
+
+    def bound(scores):
+        value = infonce(scores)
+        if torch.is_grad_enabled():
+            calls.append(1)
+            if len(calls) > after_calls:
+                if only_first_run:
+                    value = torch.cat([value[:1] * float("nan"), value[1:]])
+                else:
+                    value = value * float("nan")
+        return value
+
+    return lambda name, clip=5.0: bound
+
+
+def test_divergence_stops_the_run_and_keeps_the_best_finite_epoch(data, monkeypatch):
+    monkeypatch.setattr("nmi_jupyter.engine.train.get_bound", _diverging_bound(25))
+    r = nmi.estimate(*data, seed=0, **{**FAST, "epochs": 20})
+    # 720 training samples, batch 64: 11 steps an epoch, so step 26 falls in epoch 2.
+    assert r.stop_reason == "diverged" and r.epochs_run == 2
+    assert np.all(np.isfinite(r.history.val)) and r.best_epoch in (0, 1)
+    assert math.isfinite(r.mi) and "diverged" in r.summary()
+
+
+def test_a_diverging_batched_run_is_left_out_and_flagged(data, monkeypatch):
+    monkeypatch.setattr(
+        "nmi_jupyter.engine.batched.get_bound", _diverging_bound(25, only_first_run=True)
+    )
+    rr = nmi.rigorous(*data, gammas=[1, 2, 3], seed=0, control=False, **{**FAST, "epochs": 6})
+    first = [r for r in rr.runs if (r.gamma, r.chunk) == (1, 0)][0]
+    assert first.stop_reason == "diverged"
+    assert all(r.stop_reason != "diverged" for r in rr.runs if r is not first)
+    assert 1 not in rr.gammas_used  # its only run was excluded from the fit
+    assert "unstable_runs" in {f.code for f in rr.flags}
 
 
 @pytest.mark.parametrize("critic", ["separable", "bilinear", "concat"])
