@@ -85,8 +85,12 @@ class Row:
         return abs(self.estimate) > MISS_ABSOLUTE_AT_ZERO
 
 
-def run_case(case: Case, estimator: str, seed: int) -> Row:
-    """Generate the case's data and run rigorous mode on it; errors become an error row."""
+def run_case(case: Case, estimator: str, seed: int, save_dir: Path | None = None) -> Row:
+    """Generate the case's data and run rigorous mode on it; errors become an error row.
+
+    With ``save_dir`` the result is also saved there as ``<case>__<estimator>__s<seed>.json``
+    (every run kept), so ``recalibrate.py`` can refit and re-diagnose it without training.
+    """
     row = Row(case.name, case.family, estimator, seed, case.n, case.truth)
     start = time.perf_counter()
     try:
@@ -94,6 +98,9 @@ def run_case(case: Case, estimator: str, seed: int) -> Row:
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
             rr = nmi.rigorous(x, y, seed=seed, estimator=estimator, device="cpu", **case.options)
+        if save_dir is not None:
+            save_dir.mkdir(parents=True, exist_ok=True)
+            rr.save(save_dir / result_name(case.name, estimator, seed))
         to_bits = BITS_PER_NAT if rr.units == "nats" else 1.0
         interval = getattr(rr, "interval", None)
         if interval is None:  # older engines: the symmetric confidence interval
@@ -110,6 +117,11 @@ def run_case(case: Case, estimator: str, seed: int) -> Row:
         row.warnings.append(traceback.format_exc(limit=3))
     row.seconds = time.perf_counter() - start
     return row
+
+
+def result_name(case: str, estimator: str, seed: int) -> str:
+    """The file name under ``--save-dir`` of one (case, estimator, seed) result."""
+    return f"{case}__{estimator}__s{seed}.json"
 
 
 # ----- printing -----
@@ -224,6 +236,11 @@ def main(argv: list[str] | None = None) -> int:
         help="only these cases: comma-separated names or glob patterns (gauss_*)",
     )
     parser.add_argument("--json", type=Path, help="write every row and the summary here")
+    parser.add_argument(
+        "--save-dir",
+        type=Path,
+        help="save every RigorousResult here as JSON (for recalibrate.py: refit, no training)",
+    )
     args = parser.parse_args(argv)
     estimators = [e.strip() for e in args.estimators.split(",") if e.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
@@ -252,7 +269,7 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases:
             for est in estimators:
                 for seed in seeds:
-                    row = run_case(case, est, seed)
+                    row = run_case(case, est, seed, args.save_dir)
                     rows.append(row)
                     print(format_row(row), flush=True)
     except KeyboardInterrupt:

@@ -241,14 +241,9 @@ class RigorousResult:
         verdict = (
             _badge("reliable", "success") if self.is_reliable else _badge("not reliable", "error")
         )
-        flags = "".join(
-            f"<li>{_badge(f.code, 'error' if f.unreliable else 'warn')} "
-            f"{html.escape(f.message)}</li>"
-            for f in self.flags
-        )
         return (
             f"<div class='nmi-result'><strong>nmi_jupyter rigorous</strong> {verdict}<br>"
-            f"{body}{f'<ul>{flags}</ul>' if flags else ''}</div>"
+            f"{body}{flags_html(self.flags)}</div>"
         )
 
     def panel(self, on_change=None):
@@ -322,6 +317,17 @@ def fit_runs(
         confidence_level=request["confidence_level"],
         n_samples=n_samples,
     )
+
+
+def flags_html(flags: tuple[Flag, ...]) -> str:
+    """One line per flag: a badge with its code (red: unreliable, orange: a warning) and
+    its sentence; an empty string when there are none.  Shared by the result's HTML and
+    the fit panel."""
+    items = "".join(
+        f"<li>{_badge(f.code, 'error' if f.unreliable else 'warn')} {html.escape(f.message)}</li>"
+        for f in flags
+    )
+    return f"<ul style='margin:2px'>{items}</ul>" if items else ""
 
 
 def _badge(text: str, kind: str) -> str:

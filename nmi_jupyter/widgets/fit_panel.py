@@ -15,7 +15,7 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
-from nmi_jupyter.engine.rigorous_result import RigorousResult
+from nmi_jupyter.engine.rigorous_result import RigorousResult, _badge, flags_html
 
 __all__ = ["FitPanel"]
 
@@ -262,21 +262,8 @@ class FitPanel(widgets.VBox):
         r, fit = self._result, self._result.fit
         u = r.units
         level = round(100 * fit.confidence_level)
-        badge = (
-            (
-                "<span style='border:1px solid var(--jp-success-color1, #2e7d32);"
-                "color:var(--jp-success-color1, #2e7d32);border-radius:3px;padding:0 4px;"
-                "font-weight:bold'>reliable</span>"
-            )
-            if r.is_reliable
-            else (
-                "<span style='border:1px solid var(--jp-error-color1, #c62828);"
-                "color:var(--jp-error-color1, #c62828);border-radius:3px;padding:0 4px;"
-                "font-weight:bold'>not reliable</span>"
-            )
-        )
+        badge = _badge("reliable", "success") if r.is_reliable else _badge("not reliable", "error")
         dropped = ", ".join(f"{g} ({why})" for g, why in sorted(fit.dropped.items())) or "none"
-        reasons = "".join(f"<li>{html.escape(t)}</li>" for t in r.reasons)
         return (
             f"<div><b style='font-size:115%'>corrected MI = {fit.mi:.4f} &plusmn; "
             f"{fit.mi_error:.4f} {u}</b> ({level}% CI; prediction &plusmn; "
@@ -284,5 +271,5 @@ class FitPanel(widgets.VBox):
             f"slope {fit.slope:.4g} {u}/gamma &middot; delta {fit.delta:.3f} &middot; "
             f"R&sup2; {fit.r2:.3f} &middot; {len(fit.gammas_used)} gammas used ({fit.mode}); "
             f"dropped: {html.escape(dropped)}"
-            f"{f'<ul style=margin:2px>{reasons}</ul>' if reasons else ''}</div>"
+            f"{flags_html(r.flags)}</div>"
         )

@@ -73,6 +73,13 @@ def test_readout_badge_and_reasons(result):
     assert "not reliable" in panel.readout.value
     assert "fewer than min_gamma_points" in panel.readout.value
     assert "2 gammas used (manual)" in panel.readout.value
+    # one badge per flag (red: unreliable, orange: warning), each with its sentence
+    flags = panel.result.flags
+    assert panel.readout.value.count("<li>") == len(flags) >= 2
+    for flag in flags:
+        assert f">{flag.code}</span> " in panel.readout.value
+    assert "too_few_gammas</span>" in panel.readout.value
+    assert "--jp-error-color1" in panel.readout.value
 
 
 def test_result_panel_method_and_no_fit(result):

@@ -1,0 +1,164 @@
+"""Re-score saved accuracy-suite results with the current engine: refit, no training.
+
+    OMP_NUM_THREADS=1 python benchmarks/accuracy/run.py --save-dir acc/s0           # trains
+    python benchmarks/accuracy/recalibrate.py acc/s0                                 # seconds
+    python benchmarks/accuracy/recalibrate.py acc/s0 acc/s1 --by-seed --csv fits.csv
+
+Every ``*.json`` under the given folders (written by ``run.py --save-dir``) is loaded with
+``nmi_jupyter.load``, which recomputes the gamma fit, the interval and every flag with the
+code installed now.  The rows and the summary are those of ``run.py``, so a change to the
+interval or to a flag threshold can be scored on the whole suite in seconds.  ``--csv``
+writes one line per result with the fit's inner numbers (slope and its standard error,
+curvature delta, leverage shift, train/validation gap ...) for threshold studies.
+
+Thresholds tuned on one seed should be judged on another (``--by-seed``): tuning and
+reporting on the same results overfits the verdict.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import math
+import sys
+from pathlib import Path
+
+import numpy as np
+from cases import DEFAULT, QUICK  # this script's folder is on sys.path
+from run import BITS_PER_NAT, Row, format_row, nominal_level, summary_lines
+
+import nmi_jupyter as nmi
+from nmi_jupyter.engine.extrapolate import fit_gamma_line
+
+CASES = {c.name: c for c in (*DEFAULT, *QUICK)}
+
+
+def parse_name(path: Path) -> tuple[str, str, int]:
+    """``<case>__<estimator>__s<seed>.json`` -> (case, estimator, seed)."""
+    case, estimator, seed = path.stem.split("__")
+    return case, estimator, int(seed.lstrip("s"))
+
+
+def score(path: Path) -> tuple[Row, dict]:
+    """The run.py row of one saved result, refit now, and its fit's inner numbers."""
+    name, estimator, seed = parse_name(path)
+    case = CASES[name]
+    rr = nmi.load(path)
+    to_bits = BITS_PER_NAT if rr.units == "nats" else 1.0
+    row = Row(name, case.family, estimator, seed, case.n, case.truth)
+    row.estimate = rr.mi * to_bits
+    row.lo, row.hi = (v * to_bits for v in rr.interval)
+    row.reliable = bool(rr.is_reliable)
+    row.reasons = [f.code for f in rr.flags if f.unreliable]
+    row.warnings = [f.code for f in rr.flags if not f.unreliable]
+    row.confidence_level = float(rr.fit.confidence_level) if rr.fit else math.nan
+    row.seconds = float(rr.elapsed)
+    return row, features(rr, row, to_bits)
+
+
+def features(rr, row: Row, to_bits: float) -> dict:
+    """The fit's inner numbers, in bits where they are MI values."""
+    f = rr.fit
+    out = {
+        "case": row.case,
+        "family": row.family,
+        "estimator": row.estimator,
+        "seed": row.seed,
+        "n": row.n,
+        "truth": row.truth,
+        "estimate": row.estimate,
+        "rel_error": row.rel_error,
+        "miss": row.miss,
+        "covered": row.covered,
+        "reliable": row.reliable,
+        "flags": " ".join(row.reasons),
+        "warnings": " ".join(row.warnings),
+    }
+    if f is None:
+        return out
+    finished = [r for r in rr.runs if math.isfinite(r.mi)]
+    g = np.array([r.gamma for r in finished], dtype=float)
+    mi = np.array([r.mi for r in finished]) * to_bits
+    val = np.array([r.mi_val for r in finished]) * to_bits
+    used = np.isin(g, f.gammas_used)
+    val_fit = fit_gamma_line(g[used], val[used], delta_threshold=math.inf)
+    se_slope = math.sqrt(f.cov[1][1]) * to_bits if f.dof > 0 else math.nan
+    out.update(
+        half_width=(row.hi - row.lo) / 2,
+        err_over_half=(row.estimate - row.truth) / ((row.hi - row.lo) / 2),
+        se_intercept=f.se_intercept * to_bits,
+        se_data=f.se_data * to_bits,
+        dof=f.dof,
+        n_used=len(f.gammas_used),
+        slope=f.slope * to_bits,
+        slope_z=f.slope * to_bits / se_slope,
+        drop=-f.slope * max(f.gammas_used) / max(abs(f.mi), 1e-12),
+        delta=f.delta,
+        loo_shift=f.loo_shift * to_bits,
+        val_mi=val_fit.mi,
+        val_gap=row.estimate - val_fit.mi,
+        gamma1=float(np.mean(mi[g == 1])),
+        max_run=float(np.max(mi)),
+    )
+    return out
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument("folders", nargs="+", type=Path, help="run.py --save-dir folders")
+    parser.add_argument("--by-seed", action="store_true", help="one summary per seed as well")
+    parser.add_argument("--quiet", action="store_true", help="summaries only, no rows")
+    parser.add_argument("--csv", type=Path, help="write the fits' inner numbers here")
+    args = parser.parse_args(argv)
+    paths = sorted(p for folder in args.folders for p in folder.glob("*.json"))
+    if not paths:
+        print("no saved results (*.json) in " + ", ".join(map(str, args.folders)))
+        return 1
+    scored = [score(p) for p in paths]
+    order: dict[str, int] = {}
+    for c in (*DEFAULT, *QUICK):
+        order.setdefault(c.name, len(order))
+    scored.sort(key=lambda s: (s[0].seed, order[s[0].case], s[0].estimator))
+    rows = [s[0] for s in scored]
+    if not args.quiet:
+        for row in rows:
+            print(format_row(row))
+    nominal = nominal_level(rows)
+    groups = [("all", rows)]
+    if args.by_seed:
+        groups += [
+            (f"seed {s}", [r for r in rows if r.seed == s]) for s in sorted({r.seed for r in rows})
+        ]
+    for label, group in groups:
+        print(f"\n== {label} ==", end="")
+        for line in summary_lines(group, nominal):
+            print(line)
+        widths = [r.hi - r.lo for r in group if math.isfinite(r.hi - r.lo) and r.truth > 0]
+        rel_widths = [(r.hi - r.lo) / 2 / r.truth for r in group if r.truth > 0]
+        print(
+            f"median interval half-width: {np.median(widths) / 2:.3f} bits, "
+            f"{100 * np.median(rel_widths):.1f}% of the truth (MI > 0)"
+        )
+        core = [r for r in group if r.family in ("gaussian", "latent")]
+        print(
+            "coverage, gaussian + latent: "
+            f"{sum(r.covered for r in core)}/{len(core)} = "
+            f"{100 * np.mean([r.covered for r in core]) if core else math.nan:.0f}%"
+        )
+    if args.csv:
+        keys: list[str] = []
+        for _, feat in scored:
+            keys += [k for k in feat if k not in keys]
+        with args.csv.open("w", newline="") as handle:
+            writer = csv.DictWriter(handle, fieldnames=keys)
+            writer.writeheader()
+            for _, feat in scored:
+                writer.writerow(feat)
+        print(f"wrote {args.csv}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
