@@ -3,23 +3,20 @@
 from __future__ import annotations
 
 import time
+import warnings
 from collections.abc import Iterable
-from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
-
 from nmi_jupyter import __version__
-from nmi_jupyter.engine.batched import RunSpec, max_stack, train_batched
 from nmi_jupyter.engine.config import EstimateConfig, check_option_names, make_config
-from nmi_jupyter.engine.data import (
-    MIN_VALIDATION,
-    check_gammas,
-    check_pair,
-    gamma_chunks,
-    master_order,
+from nmi_jupyter.engine.data import check_gammas, check_pair
+from nmi_jupyter.engine.distribute import (
+    DEFAULT_RETRIES,
+    check_executor,
+    describe,
+    run_on_executor,
 )
-from nmi_jupyter.engine.errors import InsufficientDataError, OptionError
+from nmi_jupyter.engine.errors import OptionError
 from nmi_jupyter.engine.events import CancelToken, Observer
 from nmi_jupyter.engine.extrapolate import (
     DEFAULT_CONFIDENCE_LEVEL,
@@ -27,11 +24,17 @@ from nmi_jupyter.engine.extrapolate import (
     DEFAULT_MIN_GAMMA_POINTS,
     check_fit_options,
 )
+from nmi_jupyter.engine.plan import (
+    check_chunk_size,
+    failed_record,
+    plan_runs,
+    run_record,
+    train_slots,
+)
 from nmi_jupyter.engine.results import STOPPED_REASONS, EstimateResult
-from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord, fit_runs
-from nmi_jupyter.engine.runs import PreparedRun, prepare_run, reported_history, reported_mi
+from nmi_jupyter.engine.rigorous_result import RigorousResult, fit_runs
+from nmi_jupyter.engine.runs import prepare_run, reported_history, reported_mi
 from nmi_jupyter.engine.runtime import draw_seed, resolve_device, torch_threads
-from nmi_jupyter.engine.train import TrainOutcome
 
 __all__ = ["estimate", "rigorous", "RIGOROUS_OPTIONS"]
 
@@ -45,6 +48,8 @@ RIGOROUS_OPTIONS = (
     "exclude",
     "batched",
     "control",
+    "executor",
+    "retries",
 )
 
 
@@ -116,6 +121,8 @@ def rigorous(
     exclude: Iterable[int] | None = None,
     batched: bool = True,
     control: bool = True,
+    executor: Any = None,
+    retries: int = DEFAULT_RETRIES,
     observer: Observer | None = None,
     cancel: CancelToken | None = None,
     config: EstimateConfig | None = None,
@@ -140,6 +147,14 @@ def rigorous(
         control: also train a shuffled-pairs control (y permuted, true MI 0): one
             run on N/2 and two on N/4 samples, about 10 % extra training; if the
             control, extrapolated like the analysis, shows MI, the result is flagged.
+        executor: None trains in this process.  Any ``concurrent.futures.Executor``
+            (a ``ProcessPoolExecutor``, a Dask ``Client`` or ``client.get_executor()``)
+            trains the runs as work units, one per gamma plus one for the controls,
+            each batched on its worker (``device`` is resolved there, so a worker with
+            a GPU uses it).  Same seeds, same numbers as in-process.  Events arrive as
+            units come back.
+        retries: resubmissions of a failing unit (a lost worker, an error) before its
+            runs are reported as failed (excluded from the fit and flagged).
         observer, cancel: as for :func:`estimate`; events carry ``gamma`` and ``chunk``.
         **options: estimate options, the same for every run.
 
@@ -155,6 +170,9 @@ def rigorous(
     for name, flag in (("batched", batched), ("control", control)):
         if not isinstance(flag, bool):
             raise OptionError(f"{name} must be True or False, not {flag!r}.")
+    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
+        raise OptionError(f"retries must be an integer >= 0, not {retries!r}.")
+    check_executor(executor)
     check_fit_options(delta_threshold, min_gamma_points, confidence_level)
     fit_request = {
         "exclude": sorted(int(g) for g in exclude) if exclude is not None else None,
@@ -165,42 +183,58 @@ def rigorous(
     }
     xs, ys = check_pair(x, y)
     n = len(xs)
-    _check_chunk_size(n, max(gamma_list), config)
-    device = resolve_device(config.device)
-    order = master_order(n, config.split, np.random.default_rng(config.seed))
-    slots = [
-        _Slot(gamma, chunk, repeat, _run_seed(config.seed, gamma, chunk, repeat), idx)
-        for gamma, chunks in gamma_chunks(order, gamma_list).items()
-        for chunk, idx in enumerate(chunks)
-        for repeat in range(repeats)
-    ]
-    y_for = {False: ys}
-    if control and _chunk_trains(n // 4, config):
-        # Pairs broken by a seeded permutation of y; chunks of N/2 and N/4 from
-        # the first half of the master order (about 10 % extra training).
-        rng = np.random.default_rng(np.random.SeedSequence([config.seed, 7]))
-        y_for[True] = ys[rng.permutation(n)]
-        half = gamma_chunks(order[: 2 * (n // 4)], [1, 2])
-        slots += [
-            _Slot(2 * g, c, 0, _run_seed(config.seed, 1000 + g, c, 0), idx, control=True)
-            for g, chunks in half.items()
-            for c, idx in enumerate(chunks)
-        ]
-    prepared = [
-        prepare_run(xs[s.index], y_for[s.control][s.index], config, s.seed, device) for s in slots
-    ]
+    check_chunk_size(n, max(gamma_list), config)
+    plan = plan_runs(n, gamma_list, repeats, control, config)
     start = time.perf_counter()
-    with torch_threads(config.threads, device) as threads:
-        train = _train_batched if batched else _train_sequential
-        outcomes = train(slots, prepared, config, observer, cancel)
+    if executor is None:
+        device = resolve_device(config.device)
+        with torch_threads(config.threads, device) as threads:
+            outcomes = train_slots(
+                plan.slots,
+                xs,
+                ys,
+                plan.y_permutation,
+                config,
+                device,
+                batched=batched,
+                observer=observer,
+                cancel=cancel,
+            )
+        stops = [o.stop_reason for o in outcomes if o.stop_reason in STOPPED_REASONS]
+        stop_reason, failures, where = (stops[0] if stops else "completed"), {}, str(device)
+    else:
+        done = run_on_executor(
+            executor,
+            plan,
+            xs,
+            ys,
+            config,
+            batched=batched,
+            retries=retries,
+            observer=observer,
+            cancel=cancel,
+        )
+        outcomes, failures, stop_reason = done.outcomes, done.failures, done.stop_reason
+        threads, where = done.threads, ", ".join(done.devices) or "none"
     finished = [
-        (slot, _record(slot, outcome, config.units))
-        for slot, outcome in zip(slots, outcomes, strict=False)
-        if outcome.stop_reason not in STOPPED_REASONS
+        (slot, run_record(slot, outcome, config.units))
+        for slot, outcome in zip(plan.slots, outcomes, strict=False)
+        if outcome is not None and outcome.stop_reason not in STOPPED_REASONS
     ]
+    if failures:
+        reasons = sorted(set(failures.values()))
+        warnings.warn(
+            f"{len(failures)} of {len(plan.slots)} runs failed on the executor after "
+            f"{retries + 1} attempts and were left out: {'; '.join(reasons)[:500]}",
+            RuntimeWarning,
+            stacklevel=2,
+        )
+    finished += [
+        (slot, failed_record(slot, config.units)) for slot in plan.slots if slot.run_id in failures
+    ]
+    finished.sort(key=lambda item: item[0].run_id)
     runs = tuple(record for slot, record in finished if not slot.control)
     controls = tuple(record for slot, record in finished if slot.control)
-    stops = [o.stop_reason for o in outcomes if o.stop_reason in STOPPED_REASONS]
     return RigorousResult(
         runs=runs,
         fit=fit_runs(runs, n, fit_request),
@@ -208,124 +242,20 @@ def rigorous(
         n_samples=n,
         gammas=tuple(gamma_list),
         repeats=repeats,
-        settings={**config.to_dict(), "fit": fit_request, "batched": batched, "control": control},
+        settings={
+            **config.to_dict(),
+            "fit": fit_request,
+            "batched": batched,
+            "control": control,
+            "executor": describe(executor),
+        },
         threads=threads,
         controls=controls,
-        stop_reason=stops[0] if stops else "completed",
+        stop_reason=stop_reason,
         elapsed=time.perf_counter() - start,
-        device=str(device),
+        device=where,
         version=__version__,
     )
-
-
-@dataclass(frozen=True)
-class _Slot:
-    """Where a run of a rigorous analysis sits: its gamma, chunk, repeat and seed."""
-
-    gamma: int
-    chunk: int
-    repeat: int
-    seed: int
-    index: np.ndarray  # the chunk's sample indices
-    control: bool = False
-
-    @property
-    def n_samples(self) -> int:
-        return len(self.index)
-
-
-def _run_seed(seed: int, gamma: int, chunk: int, repeat: int) -> int:
-    return int(np.random.SeedSequence([seed, gamma, chunk, repeat]).generate_state(1)[0])
-
-
-def _train_sequential(
-    slots: list[_Slot],
-    prepared: list[PreparedRun],
-    config: EstimateConfig,
-    observer: Observer | None,
-    cancel: CancelToken | None,
-) -> list[TrainOutcome]:
-    """One run after another; stops at the first cancelled or interrupted run."""
-    outcomes = []
-    for run_id, (slot, run) in enumerate(zip(slots, prepared, strict=True)):
-        outcome = run.train(
-            config,
-            observer=observer,
-            cancel=cancel,
-            run_id=run_id,
-            gamma=slot.gamma,
-            chunk=slot.chunk,
-            control=slot.control,
-        )
-        outcomes.append(outcome)
-        if outcome.stop_reason in STOPPED_REASONS:
-            break
-    return outcomes
-
-
-def _train_batched(
-    slots: list[_Slot],
-    prepared: list[PreparedRun],
-    config: EstimateConfig,
-    observer: Observer | None,
-    cancel: CancelToken | None,
-) -> list[TrainOutcome]:
-    """All runs as stacked models, in as few stacks as memory allows."""
-    specs = [
-        RunSpec(
-            run.data, run.init_seed, run.shuffle_seed, run_id, slot.gamma, slot.chunk, slot.control
-        )
-        for run_id, (slot, run) in enumerate(zip(slots, prepared, strict=True))
-    ]
-    size = max_stack(config, config.batch_size)
-    outcomes: list[TrainOutcome] = []
-    for k in range(0, len(specs), size):
-        outcomes += train_batched(specs[k : k + size], config, observer=observer, cancel=cancel)
-        if any(o.stop_reason in STOPPED_REASONS for o in outcomes):
-            break
-    return outcomes
-
-
-def _record(slot: _Slot, outcome: TrainOutcome, units: str) -> RunRecord:
-    mi, mi_val = reported_mi(outcome, units)
-    return RunRecord(
-        gamma=slot.gamma,
-        chunk=slot.chunk,
-        repeat=slot.repeat,
-        seed=slot.seed,
-        n_samples=slot.n_samples,
-        mi=mi,
-        mi_val=mi_val,
-        best_epoch=outcome.best_epoch,
-        epochs_run=len(outcome.val),
-        stop_reason=outcome.stop_reason,
-        elapsed=outcome.elapsed,
-        history=reported_history(outcome, units),
-    )
-
-
-def _chunk_sizes(chunk: int, config: EstimateConfig) -> tuple[int, int]:
-    """(training, validation) samples of a chunk of ``chunk`` samples."""
-    n_val = max(int(round(chunk * config.val_fraction)), 1)
-    return chunk - n_val - (config.gap if config.split == "blocked" else 0), n_val
-
-
-def _chunk_trains(chunk: int, config: EstimateConfig) -> bool:
-    n_train, n_val = _chunk_sizes(chunk, config)
-    return n_val >= MIN_VALIDATION and n_train >= config.batch_size
-
-
-def _check_chunk_size(n: int, max_gamma: int, config: EstimateConfig) -> None:
-    """Fail before training when the smallest chunks cannot hold a batch and a validation set."""
-    chunk = n // max_gamma
-    n_train, n_val = _chunk_sizes(chunk, config)
-    if not _chunk_trains(chunk, config):
-        raise InsufficientDataError(
-            f"With N = {n} samples, the gamma = {max_gamma} chunks hold {chunk} samples each: "
-            f"{n_train} for training and {n_val} for validation, but a run needs at least "
-            f"batch_size = {config.batch_size} and {MIN_VALIDATION}; use fewer gammas, a "
-            "smaller batch_size or more data."
-        )
 
 
 def _seeded(config: EstimateConfig) -> EstimateConfig:

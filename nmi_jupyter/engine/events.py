@@ -28,6 +28,7 @@ STOP_REASONS = {
     "cancelled": "the run was cancelled",
     "interrupted": "the run was interrupted (KeyboardInterrupt)",
     "diverged": "training diverged (a non-finite loss or MI value)",
+    "failed": "its work unit failed on the executor (see the warning)",
 }
 
 
