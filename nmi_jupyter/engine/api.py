@@ -16,7 +16,7 @@ from nmi_jupyter.engine.distribute import (
     describe,
     run_on_executor,
 )
-from nmi_jupyter.engine.errors import OptionError
+from nmi_jupyter.engine.errors import NeuralMIWarning, OptionError
 from nmi_jupyter.engine.events import CancelToken, Observer
 from nmi_jupyter.engine.extrapolate import (
     DEFAULT_CONFIDENCE_LEVEL,
@@ -226,7 +226,7 @@ def rigorous(
         warnings.warn(
             f"{len(failures)} of {len(plan.slots)} runs failed on the executor after "
             f"{retries + 1} attempts and were left out: {'; '.join(reasons)[:500]}",
-            RuntimeWarning,
+            NeuralMIWarning,
             stacklevel=2,
         )
     finished += [

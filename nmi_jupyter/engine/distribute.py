@@ -168,6 +168,11 @@ def run_on_executor(
 
     for unit_id in units:
         send(unit_id)
+    if not pending:  # nothing could even be submitted: the executor is closed or broken
+        raise OptionError(
+            f"The executor accepted no work ({next(iter(failures.values()))}); "
+            "start a new executor or client and run again."
+        )
     try:
         while pending:
             if cancel is not None and cancel.cancelled:
@@ -222,14 +227,16 @@ def _failed_event(slot: Slot, config: EstimateConfig, why: str) -> RunEnded:
 def _submitter(executor: Any, xs: np.ndarray, ys: np.ndarray) -> tuple[Callable, Any]:
     """(submit(fn, *args) -> concurrent.futures.Future, the data argument).
 
-    Dask: the data are scattered once (workers fetch them once, not per unit) and
-    units are submitted with ``pure=False`` so a resubmission really runs again.
+    Dask: the data are scattered once to every worker (``broadcast``: a lost worker
+    does not take the only copy with it) and units are submitted with ``pure=False``
+    so a resubmission really runs again.
     """
     client = _dask_client(executor)
     if client is not None:
         kwargs = dict(getattr(executor, "_kwargs", {}))
         kwargs["pure"] = False
-        return client.get_executor(**kwargs).submit, client.scatter((xs, ys), hash=False)
+        data = client.scatter((xs, ys), broadcast=True, hash=False)
+        return client.get_executor(**kwargs).submit, data
     check_executor(executor)
     return executor.submit, (xs, ys)
 

@@ -45,7 +45,11 @@ line, which a body line may not contradict).  Python twin: the same call is
 Interrupt the kernel to stop training: the partial result is kept, marked
 interrupted.  Body keys: every option of ``nmi_jupyter.EstimateConfig`` plus
 gammas, repeats, delta_threshold, min_gamma_points, confidence_level, exclude,
-batched and mode.
+batched, control, executor, retries and mode.
+
+Scale out (rigorous): ``--executor client`` trains the runs as work units on a
+``concurrent.futures`` executor or a Dask ``Client`` held in the notebook variable
+``client``; ``%config NeuralMIMagics.executor = "client"`` makes it the default.
 
 """
 
@@ -75,11 +79,15 @@ class NeuralMIMagics(Magics, MagicDefaults):
         if mode not in ("estimate", "rigorous"):
             raise UsageError(f"%%neuralmi: mode must be estimate or rigorous, not {mode!r}.")
         if mode == "estimate":
-            misplaced = sorted(set(options) & set(RIGOROUS_KEYS))
+            misplaced = sorted((request.options.keys() | body_values.keys()) & set(RIGOROUS_KEYS))
             if misplaced:
                 raise UsageError(
                     f"%%neuralmi: {', '.join(misplaced)} only apply to --mode rigorous."
                 )
+            # %config defaults for rigorous analyses do not concern a single estimate
+            options = {k: v for k, v in options.items() if k not in RIGOROUS_KEYS}
+        if isinstance(options.get("executor"), str):
+            options["executor"] = self._evaluate(options["executor"], "executor")
         x = self._evaluate(request.x, "X")
         y = self._evaluate(request.y, "Y")
         api = nmi.rigorous if mode == "rigorous" else nmi.estimate

@@ -48,6 +48,12 @@ class MagicDefaults(HasTraits):
     min_gamma_points = CInt(None, allow_none=True, help="fewest gammas in a fit").tag(config=True)
     confidence_level = CFloat(None, allow_none=True, help="interval level").tag(config=True)
     batched = Bool(None, allow_none=True, help="train rigorous runs at once").tag(config=True)
+    executor = Unicode(
+        None, allow_none=True, help="name of a notebook variable holding an executor or Client"
+    ).tag(config=True)
+    retries = CInt(None, allow_none=True, help="resubmissions of a failed work unit").tag(
+        config=True
+    )
 
 
 CONFIG_OPTIONS = tuple(MagicDefaults.class_traits(config=True))

@@ -113,6 +113,12 @@ def _build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, help="random seed for a reproducible result")
     p.add_argument("--device", type=str, help=", ".join(DEVICES) + " or cuda:N")
     p.add_argument(
+        "--executor",
+        type=str,
+        help="rigorous: a notebook name holding a concurrent.futures executor or a Dask Client",
+    )
+    p.add_argument("--retries", type=int, help="rigorous: resubmissions of a failed work unit")
+    p.add_argument(
         "--no-widgets",
         dest="widgets",
         action="store_false",

@@ -32,6 +32,7 @@ def ip():
         if isinstance(c, NeuralMIMagics):
             for name in c.trait_names(config=True):
                 setattr(c, name, None)
+    shell.config.pop("NeuralMIMagics", None)  # %config values would reach the next load
     shell.run_line_magic("unload_ext", "nmi_jupyter")
 
 
@@ -95,6 +96,30 @@ def test_rigorous_mode_twin(ip):
     assert line.mi == twin.mi and line.gammas == (1, 2, 3)
 
 
+def test_executor_from_the_line_the_body_and_config(ip):
+    """--executor names a notebook variable; the result equals the in-process twin."""
+    ip.run_cell("import concurrent.futures as cf\npool = cf.ThreadPoolExecutor(2)")
+    line = "x y --mode rigorous --gammas 1-3 --epochs 2 --seed 0 --quiet"
+    twin = ip.run_cell_magic("neuralmi", line, TINY)
+    on_line = ip.run_cell_magic("neuralmi", line + " --executor pool --retries 0", TINY)
+    in_body = ip.run_cell_magic("neuralmi", line, TINY + "executor = pool")
+    ip.run_line_magic("config", "NeuralMIMagics.executor = 'pool'")
+    from_config = ip.run_cell_magic("neuralmi", line, TINY)
+    assert on_line.mi == in_body.mi == from_config.mi == twin.mi
+    assert twin.settings["executor"] is None
+    assert {r.settings["executor"] for r in (on_line, in_body, from_config)} == {
+        "ThreadPoolExecutor"
+    }
+    # a rigorous %config default does not get in the way of a single estimate
+    single = ip.run_cell_magic("neuralmi", "x y --epochs 2 --seed 0 --quiet", TINY)
+    assert isinstance(single, nmi.EstimateResult)
+    with pytest.raises(UsageError, match="could not evaluate executor = 'nopool'"):
+        ip.run_cell_magic("neuralmi", line + " --executor nopool", TINY)
+    with pytest.raises(UsageError, match="executor must be a concurrent.futures.Executor"):
+        ip.run_cell_magic("neuralmi", line + " --executor x", TINY)
+    ip.run_cell("pool.shutdown()")
+
+
 def test_precedence_config_line_body(ip):
     ip.run_line_magic("config", "NeuralMIMagics.epochs = 2")
     ip.run_line_magic("config", "NeuralMIMagics.units = 'nats'")
@@ -138,6 +163,7 @@ def test_merge_is_one_function():
         ("x y --quiet --gammas 1-a", "", "gammas must look like"),
         ("x y --quiet -o 3x", "", "-o needs a variable name"),
         ("x y --quiet", "gammas = range(1, 5)", "only apply to --mode rigorous"),
+        ("x y --quiet --executor x", "", "executor only apply to --mode rigorous"),
         ("x y[:10] --quiet", "epochs = 2", "same number of samples"),
         ("x y --quiet", "epochs = 0", "epochs must be an integer >= 1"),
         ("x y --quiet", "lr = 'fast'", "lr must be a finite number"),

@@ -1,0 +1,165 @@
+"""Rigorous analyses on executors: work units, equality with in-process, failures, cancel."""
+
+from __future__ import annotations
+
+import concurrent.futures as cf
+import math
+import multiprocessing
+import os
+import pickle
+
+import numpy as np
+import pytest
+
+import nmi_jupyter as nmi
+from nmi_jupyter.engine.config import make_config
+from nmi_jupyter.engine.distribute import make_units
+from nmi_jupyter.engine.errors import NeuralMIWarning, OptionError
+from nmi_jupyter.engine.events import CancelToken, EpochEnded, RunEnded, RunStarted
+from nmi_jupyter.engine.plan import plan_runs
+
+OPTIONS = {"seed": 3, "gammas": [1, 2, 3], "epochs": 4}
+
+
+@pytest.fixture(scope="module")
+def data():
+    return nmi.generators.correlated_gaussians(n=1200, dim=2, mi=1.0, seed=1)
+
+
+@pytest.fixture(scope="module")
+def in_process(data):
+    return nmi.rigorous(*data, **OPTIONS)
+
+
+def _values(result):
+    return [(r.gamma, r.chunk, r.mi, r.mi_val, r.best_epoch) for r in result.runs + result.controls]
+
+
+class _Flaky(cf.Executor):
+    """Runs units in threads, but the first ``failures`` submissions fail (or forever)."""
+
+    def __init__(self, failures: float) -> None:
+        self.failures = failures
+        self.submitted = 0
+        self.pool = cf.ThreadPoolExecutor(2)
+
+    def submit(self, fn, /, *args, **kwargs):
+        self.submitted += 1
+        if self.submitted <= self.failures:
+            future = cf.Future()
+            future.set_exception(ConnectionError("worker lost"))
+            return future
+        return self.pool.submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait=True, **kwargs):
+        self.pool.shutdown(wait)
+
+
+def test_units_cover_every_run_once_and_are_plain_data(data):
+    config = make_config(seed=0)
+    plan = plan_runs(len(data[0]), [1, 2, 3, 4], 2, True, config)
+    units = make_units(plan, config, batched=True)
+    assert [sorted({s.gamma for s in u.slots}) for u in units[:-1]] == [[1], [2], [3], [4]]
+    assert all(s.control for s in units[-1].slots)
+    assert units[-1].y_permutation is plan.y_permutation and units[0].y_permutation is None
+    ids = sorted(s.run_id for u in units for s in u.slots)
+    assert ids == list(range(len(plan.slots))) == list(range(2 * (1 + 2 + 3 + 4) + 3))
+    copy = pickle.loads(pickle.dumps(units[2]))
+    assert [s.run_id for s in copy.slots] == [s.run_id for s in units[2].slots]
+    assert np.array_equal(copy.slots[0].index, units[2].slots[0].index)
+
+
+def test_thread_pool_gives_the_in_process_numbers(data, in_process):
+    events = []
+    with cf.ThreadPoolExecutor(2) as pool:
+        res = nmi.rigorous(*data, executor=pool, observer=events.append, **OPTIONS)
+    assert _values(res) == _values(in_process)
+    assert res.mi == in_process.mi and res.stop_reason == "completed"
+    assert res.settings["executor"] == "ThreadPoolExecutor"
+    # every run's events arrive, in order within each run
+    n_runs = len(in_process.runs) + len(in_process.controls)
+    assert sorted({e.run_id for e in events if isinstance(e, RunStarted)}) == list(range(n_runs))
+    for run_id in range(n_runs):
+        kinds = [type(e) for e in events if e.run_id == run_id]
+        assert kinds[0] is RunStarted and kinds[-1] is RunEnded
+        assert kinds.count(EpochEnded) == OPTIONS["epochs"]
+
+
+@pytest.mark.slow
+def test_spawned_process_pool_gives_the_in_process_numbers(data, in_process):
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(2, mp_context=context) as pool:
+        res = nmi.rigorous(*data, executor=pool, **OPTIONS)
+    assert _values(res) == _values(in_process)
+
+
+def test_a_failing_unit_is_retried(data, in_process):
+    flaky = _Flaky(failures=2)
+    res = nmi.rigorous(*data, executor=flaky, retries=2, **OPTIONS)
+    flaky.shutdown()
+    assert _values(res) == _values(in_process)
+    assert flaky.submitted == 4 + 2  # 4 units (3 gammas + controls) and two resubmissions
+
+
+def test_a_unit_that_keeps_failing_is_reported_and_the_rest_kept(data, in_process):
+    flaky = _Flaky(failures=math.inf)
+    with pytest.warns(NeuralMIWarning, match="failed on the executor.*worker lost"):
+        res = nmi.rigorous(*data, executor=flaky, retries=1, **OPTIONS)
+    assert flaky.submitted == 4 * 2
+    assert [r.stop_reason for r in res.runs] == ["failed"] * 6
+    assert all(math.isnan(r.mi) for r in res.runs)
+    assert res.fit is None or math.isnan(res.mi)
+    assert not res.is_reliable
+    assert "unstable_runs" in {f.code for f in res.flags}
+
+
+def test_a_broken_process_pool_returns_instead_of_hanging(data):
+    """A worker process that dies breaks a ProcessPoolExecutor: the units in flight fail,
+    resubmission is refused, and the analysis returns with every run reported."""
+    context = multiprocessing.get_context("spawn")
+    with cf.ProcessPoolExecutor(1, mp_context=context) as pool:
+        pool.submit(os._exit, 1)  # the only worker dies while the units queue
+        with pytest.warns(NeuralMIWarning, match="failed on the executor"):
+            res = nmi.rigorous(*data, executor=pool, **OPTIONS)
+    assert {r.stop_reason for r in res.runs} == {"failed"}
+    # now broken: a new analysis is refused at once with a sentence
+    with pytest.raises(OptionError, match="executor accepted no work.*start a new executor"):
+        nmi.rigorous(*data, executor=pool, **OPTIONS)
+
+
+def test_a_shut_down_executor_is_an_error_not_an_empty_result(data):
+    pool = cf.ThreadPoolExecutor(1)
+    pool.shutdown()
+    with pytest.raises(OptionError, match="accepted no work.*after shutdown"):
+        nmi.rigorous(*data, executor=pool, **OPTIONS)
+
+
+def test_cancel_keeps_the_units_already_back(data, in_process):
+    cancel = CancelToken()
+
+    def observer(event):
+        if isinstance(event, RunEnded):
+            cancel.cancel()  # after the first unit is back
+
+    with cf.ThreadPoolExecutor(1) as pool:
+        res = nmi.rigorous(*data, executor=pool, observer=observer, cancel=cancel, **OPTIONS)
+    assert res.stop_reason == "cancelled" and res.partial
+    assert 1 <= len(res.runs) < len(in_process.runs)
+    expected = {(g, c): mi for g, c, mi, *_ in _values(in_process)}
+    assert all(expected[(r.gamma, r.chunk)] == r.mi for r in res.runs)
+
+
+def test_interrupt_while_waiting_keeps_finished_units(data):
+    def observer(event):
+        if isinstance(event, RunEnded) and event.gamma == 1:
+            raise KeyboardInterrupt
+
+    with cf.ThreadPoolExecutor(1) as pool:
+        res = nmi.rigorous(*data, executor=pool, observer=observer, **OPTIONS)
+    assert res.stop_reason == "interrupted"
+    assert [r.gamma for r in res.runs] == [1]
+
+
+def test_an_object_that_is_not_an_executor_is_refused_before_training(data):
+    with pytest.raises(OptionError, match="executor must be a concurrent.futures.Executor"):
+        nmi.rigorous(*data, executor="my-cluster", **OPTIONS)
