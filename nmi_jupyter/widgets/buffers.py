@@ -17,8 +17,9 @@ from nmi_jupyter.engine.results import STOPPED_REASONS
 
 __all__ = ["RunTrace", "EventBuffer", "Throttle", "decimate"]
 
-# Runs that ended without a usable finish (the panel shows them as stopped).
-STOPPED = (*STOPPED_REASONS, "diverged")
+# Runs that ended without a usable finish (the panel shows them as stopped);
+# "failed": the run's work unit failed on an executor.
+STOPPED = (*STOPPED_REASONS, "diverged", "failed")
 
 
 @dataclass
@@ -75,7 +76,11 @@ class EventBuffer:
             return
         trace = self.runs.get(event.run_id)
         if trace is None:
-            return
+            if not isinstance(event, RunEnded):
+                return
+            # a run that never started here (its work unit failed on an executor)
+            trace = RunTrace(event.run_id, event.gamma, event.chunk, event.control, 0, 0)
+            self.runs[event.run_id] = trace
         if isinstance(event, EpochEnded):
             trace.train.append(event.train_mi)
             trace.val.append(event.val_mi)

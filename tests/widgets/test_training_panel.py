@@ -152,3 +152,29 @@ def test_buffer_tracks_status():
     for event in _script(5, run_id=0, gamma=1, chunk=0, stop="cancelled"):
         buffer(event)
     assert buffer.runs[0].status == "stopped" and buffer.by_status()["stopped"] == 1
+
+
+def test_panel_follows_an_analysis_on_an_executor():
+    """Units come back in any order and a failed unit's runs never start: every run
+    still ends up in the panel, failed ones as stopped."""
+    import concurrent.futures as cf
+    import warnings
+
+    x, y = nmi.generators.correlated_gaussians(900, 2, 1.0, seed=0)
+    options = {"gammas": [1, 2, 3], "epochs": 3, "batch_size": 32, "seed": 0, "control": False}
+
+    class FailGammaTwo(cf.ThreadPoolExecutor):
+        def submit(self, fn, /, unit, *args):
+            if unit.slots[0].gamma == 2:
+                raise ConnectionError("worker lost")
+            return super().submit(fn, unit, *args)
+
+    panel = TrainingPanel("rigorous", total_runs=6, interval=0.0)
+    with FailGammaTwo(2) as pool, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        result = nmi.rigorous(x, y, executor=pool, observer=panel, **options)
+    panel.finish(result)
+    counts = panel.buffer.by_status()
+    assert counts == {"done": 4, "running": 0, "stopped": 2}
+    assert {t.stop_reason for t in panel.buffer.runs.values() if t.gamma == 2} == {"failed"}
+    assert np.asarray(panel.curves.y).shape[0] == 4  # curves of the runs that trained
