@@ -28,6 +28,7 @@ from nmi_jupyter.engine.config import EstimateConfig
 from nmi_jupyter.engine.early_stopping import EarlyStopping
 from nmi_jupyter.engine.events import CancelToken, EpochEnded, Observer, RunEnded, RunStarted
 from nmi_jupyter.engine.models import build_critic, stacked_scores
+from nmi_jupyter.engine.runtime import seeded_init
 from nmi_jupyter.engine.train import TrainData, TrainOutcome, train_subset_size
 from nmi_jupyter.engine.units import from_nats
 
@@ -159,8 +160,7 @@ def train_batched(
     batch = config.batch_size
     critics = []
     for spec in specs:
-        with torch.random.fork_rng(devices=[]):
-            torch.manual_seed(spec.init_seed)
+        with seeded_init(spec.init_seed):
             critics.append(
                 build_critic(config, first.x_train.shape[1], first.y_train.shape[1]).to(device)
             )

@@ -19,15 +19,15 @@ and returns the finished ones.  The engine never starts or stops a cluster.
 from __future__ import annotations
 
 import concurrent.futures as cf
-from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from nmi_jupyter.engine.config import EstimateConfig
+from nmi_jupyter.engine.dask_link import DaskLink, dask_client, worker_emitter
 from nmi_jupyter.engine.errors import OptionError
-from nmi_jupyter.engine.events import CancelToken, Event, Observer, RunEnded
+from nmi_jupyter.engine.events import CancelToken, Event, Observer, RunEnded, event_from_dict
 from nmi_jupyter.engine.plan import RunPlan, Slot, train_slots, without_critic
 from nmi_jupyter.engine.runtime import resolve_device, torch_threads
 from nmi_jupyter.engine.train import TrainOutcome
@@ -94,12 +94,28 @@ def make_units(plan: RunPlan, config: EstimateConfig, batched: bool) -> list[Wor
     ]
 
 
-def run_unit(unit: WorkUnit, data: tuple[np.ndarray, np.ndarray]) -> UnitResult:
-    """Train a unit's runs where this is called (a worker); ``data`` is (x, y), all rows."""
+def run_unit(
+    unit: WorkUnit,
+    data: tuple[np.ndarray, np.ndarray],
+    topic: str | None = None,
+    attempt: int = 1,
+) -> UnitResult:
+    """Train a unit's runs where this is called (a worker); ``data`` is (x, y), all rows.
+
+    With ``topic`` (on a Dask worker) each event is also sent live to that topic.
+    """
     import socket
 
     xs, ys = data
     events: list[Event] = []
+    observe = events.append
+    if topic is not None:
+        emit = worker_emitter(topic, unit.unit_id, attempt)
+
+        def observe(event: Event) -> None:
+            events.append(event)
+            emit(event)
+
     device = resolve_device(unit.config.device)
     with torch_threads(unit.config.threads, device) as threads:
         outcomes = train_slots(
@@ -110,7 +126,7 @@ def run_unit(unit: WorkUnit, data: tuple[np.ndarray, np.ndarray]) -> UnitResult:
             unit.config,
             device,
             batched=unit.batched,
-            observer=events.append,
+            observer=observe,
         )
     return UnitResult(
         unit.unit_id,
@@ -139,75 +155,122 @@ def run_on_executor(
     Returns when every unit is back (or has failed ``retries + 1`` times), or at once
     when ``cancel`` is set or the caller is interrupted (KeyboardInterrupt): the units
     not back are cancelled and their runs are missing (None) from the outcomes.
+    The observer is called on this thread only: events streamed live (Dask) as they
+    arrive, the rest of a unit's events when it comes back.
     """
-    submit, data = _submitter(executor, xs, ys)
-    units = {u.unit_id: u for u in make_units(plan, config, batched)}
-    position = {slot.run_id: i for i, slot in enumerate(plan.slots)}
-    outcomes: list[TrainOutcome | None] = [None] * len(plan.slots)
-    failures: dict[int, str] = {}
-    attempts = dict.fromkeys(units, 0)
-    devices: list[str] = []
-    threads = None
-    stop_reason = "completed"
-
-    pending: dict[cf.Future, int] = {}
-
-    def send(unit_id: int) -> None:
-        attempts[unit_id] += 1
-        try:
-            pending[submit(run_unit, units[unit_id], data)] = unit_id
-        except Exception as exc:  # a broken pool or a closed client: report, do not raise
-            fail(unit_id, exc)
-
-    def fail(unit_id: int, exc: BaseException) -> None:
-        why = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
-        for slot in units[unit_id].slots:
-            failures[slot.run_id] = why
-            if observer is not None:
-                observer(_failed_event(slot, config, why))
-
-    for unit_id in units:
-        send(unit_id)
-    if not pending:  # nothing could even be submitted: the executor is closed or broken
-        raise OptionError(
-            f"The executor accepted no work ({next(iter(failures.values()))}); "
-            "start a new executor or client and run again."
-        )
+    link = _link(executor, xs, ys, stream=observer is not None)
     try:
-        while pending:
-            if cancel is not None and cancel.cancelled:
-                stop_reason = "cancelled"
-                break
-            done, _ = cf.wait(list(pending), timeout=_POLL_SECONDS, return_when=cf.FIRST_COMPLETED)
-            for future in done:
-                unit_id = pending.pop(future)
-                try:
-                    result: UnitResult = future.result()
-                except BaseException as exc:  # noqa: BLE001 - any failure of a remote unit
-                    if isinstance(exc, KeyboardInterrupt):
-                        raise
-                    if attempts[unit_id] <= retries:
-                        send(unit_id)
-                    else:
-                        fail(unit_id, exc)
-                    continue
-                for slot, outcome in zip(units[unit_id].slots, result.outcomes, strict=False):
-                    outcomes[position[slot.run_id]] = outcome
-                if result.device not in devices:
-                    devices.append(result.device)
-                threads = result.threads
-                if observer is not None:
-                    for event in result.events:
-                        observer(event)
-    except KeyboardInterrupt:
-        stop_reason = "interrupted"
+        return _Gather(link, plan, config, batched, retries, observer).run(cancel)
     finally:
-        for future in pending:
-            future.cancel()
-    return DistributedOutcome(outcomes, failures, stop_reason, tuple(devices), threads, attempts)
+        link.close()
 
 
-def _failed_event(slot: Slot, config: EstimateConfig, why: str) -> RunEnded:
+class _Gather:
+    """The waiting loop of :func:`run_on_executor` and its bookkeeping."""
+
+    def __init__(self, link, plan, config, batched, retries, observer) -> None:
+        self.link, self.config, self.retries, self.observer = link, config, retries, observer
+        self.units = {u.unit_id: u for u in make_units(plan, config, batched)}
+        self.position = {slot.run_id: i for i, slot in enumerate(plan.slots)}
+        self.outcomes: list[TrainOutcome | None] = [None] * len(plan.slots)
+        self.failures: dict[int, str] = {}
+        self.attempts = dict.fromkeys(self.units, 0)
+        self.delivered = dict.fromkeys(self.units, 0)  # events of this attempt observed
+        self.finished: set[int] = set()
+        self.pending: dict[cf.Future, int] = {}
+        self.devices: list[str] = []
+        self.threads: int | None = None
+
+    def run(self, cancel: CancelToken | None) -> DistributedOutcome:
+        for unit_id in self.units:
+            self.send(unit_id)
+        if not self.pending:  # nothing could even be submitted: closed or broken
+            raise OptionError(
+                f"The executor accepted no work ({next(iter(self.failures.values()))}); "
+                "start a new executor or client and run again."
+            )
+        stop_reason = "completed"
+        try:
+            while self.pending:
+                if cancel is not None and cancel.cancelled:
+                    stop_reason = "cancelled"
+                    break
+                done, _ = cf.wait(
+                    list(self.pending), timeout=_POLL_SECONDS, return_when=cf.FIRST_COMPLETED
+                )
+                self.observe_streamed()
+                for future in done:
+                    self.collect(future)
+        except KeyboardInterrupt:
+            stop_reason = "interrupted"
+        finally:
+            for future in self.pending:
+                future.cancel()
+        return DistributedOutcome(
+            self.outcomes,
+            self.failures,
+            stop_reason,
+            tuple(self.devices),
+            self.threads,
+            dict(self.attempts),
+        )
+
+    def send(self, unit_id: int) -> None:
+        self.attempts[unit_id] += 1
+        self.delivered[unit_id] = 0
+        unit, link = self.units[unit_id], self.link
+        try:
+            future = link.submit(run_unit, unit, link.data, link.topic, self.attempts[unit_id])
+        except Exception as exc:  # a broken pool or a closed client: report, do not raise
+            self.fail(unit_id, exc)
+        else:
+            self.pending[future] = unit_id
+
+    def fail(self, unit_id: int, exc: BaseException) -> None:
+        why = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
+        self.finished.add(unit_id)  # late streamed events of this unit are ignored
+        for slot in self.units[unit_id].slots:
+            self.failures[slot.run_id] = why
+            self.notify(_failed_event(slot, self.config))
+
+    def collect(self, future: cf.Future) -> None:
+        unit_id = self.pending.pop(future)
+        try:
+            result: UnitResult = future.result()
+        except BaseException as exc:  # noqa: BLE001 - any failure of a remote unit
+            if isinstance(exc, KeyboardInterrupt):
+                raise
+            if self.attempts[unit_id] <= self.retries:
+                self.send(unit_id)
+            else:
+                self.fail(unit_id, exc)
+            return
+        self.observe_streamed()
+        self.finished.add(unit_id)
+        for slot, outcome in zip(self.units[unit_id].slots, result.outcomes, strict=False):
+            self.outcomes[self.position[slot.run_id]] = outcome
+        if result.device not in self.devices:
+            self.devices.append(result.device)
+        self.threads = result.threads
+        for event in result.events[self.delivered[unit_id] :]:
+            self.notify(event)
+
+    def observe_streamed(self) -> None:
+        """Events workers sent live: each one once, in order, for the current attempt."""
+        for message in self.link.drain():
+            unit_id = message["unit"]
+            if unit_id in self.finished or message["attempt"] != self.attempts[unit_id]:
+                continue
+            if message["seq"] == self.delivered[unit_id]:
+                self.delivered[unit_id] += 1
+                self.notify(event_from_dict(message))
+
+    def notify(self, event: Event) -> None:
+        if self.observer is not None:
+            self.observer(event)
+
+
+def _failed_event(slot: Slot, config: EstimateConfig) -> RunEnded:
     nan = float("nan")
     return RunEnded(
         run_id=slot.run_id,
@@ -224,30 +287,28 @@ def _failed_event(slot: Slot, config: EstimateConfig, why: str) -> RunEnded:
     )
 
 
-def _submitter(executor: Any, xs: np.ndarray, ys: np.ndarray) -> tuple[Callable, Any]:
-    """(submit(fn, *args) -> concurrent.futures.Future, the data argument).
+class _PlainLink:
+    """Any concurrent.futures executor: the data travel with each unit; no live stream."""
 
-    Dask: the data are scattered once to every worker (``broadcast``: a lost worker
-    does not take the only copy with it) and units are submitted with ``pure=False``
-    so a resubmission really runs again.
-    """
-    client = _dask_client(executor)
+    topic = None
+
+    def __init__(self, executor: cf.Executor, xs: np.ndarray, ys: np.ndarray) -> None:
+        self.submit = executor.submit
+        self.data = (xs, ys)
+
+    def drain(self) -> list[dict]:
+        return []
+
+    def close(self) -> None:
+        pass
+
+
+def _link(executor: Any, xs: np.ndarray, ys: np.ndarray, stream: bool):
+    client = dask_client(executor)
     if client is not None:
-        kwargs = dict(getattr(executor, "_kwargs", {}))
-        kwargs["pure"] = False
-        data = client.scatter((xs, ys), broadcast=True, hash=False)
-        return client.get_executor(**kwargs).submit, data
+        return DaskLink(client, executor, xs, ys, stream=stream)
     check_executor(executor)
-    return executor.submit, (xs, ys)
-
-
-def _dask_client(executor: Any) -> Any:
-    """The Dask distributed Client behind ``executor``, or None."""
-    if not type(executor).__module__.startswith("distributed"):
-        return None
-    if hasattr(executor, "scatter") and hasattr(executor, "get_executor"):
-        return executor  # a Client
-    return getattr(executor, "_client", None)  # a ClientExecutor
+    return _PlainLink(executor, xs, ys)
 
 
 def describe(executor: Any) -> str | None:
@@ -257,7 +318,7 @@ def describe(executor: Any) -> str | None:
 
 def check_executor(executor: Any) -> None:
     """Raise an :class:`OptionError` before any training when ``executor`` cannot be used."""
-    if executor is None or _dask_client(executor) is not None:
+    if executor is None or dask_client(executor) is not None:
         return
     if not isinstance(executor, cf.Executor):
         raise OptionError(

@@ -19,6 +19,8 @@ __all__ = [
     "Observer",
     "CancelToken",
     "STOP_REASONS",
+    "event_to_dict",
+    "event_from_dict",
 ]
 
 # Why a run ended -> the sentence shown to users.
@@ -99,3 +101,18 @@ class CancelToken:
     @property
     def cancelled(self) -> bool:
         return self._event.is_set()
+
+
+def event_to_dict(event: Event) -> dict:
+    """Plain data (str, numbers, lists) for sending an event between processes."""
+    fields = {k: list(v) if isinstance(v, tuple) else v for k, v in vars(event).items()}
+    return {"kind": type(event).__name__, "fields": fields}
+
+
+def event_from_dict(data: dict) -> Event:
+    """The event :func:`event_to_dict` described."""
+    kind = {cls.__name__: cls for cls in (RunStarted, EpochEnded, RunEnded)}[data["kind"]]
+    fields = dict(data["fields"])
+    if "val_smoothed" in fields:
+        fields["val_smoothed"] = tuple(fields["val_smoothed"])
+    return kind(**fields)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import threading
 from collections.abc import Iterator
 
 import numpy as np
@@ -15,6 +16,7 @@ __all__ = [
     "torch_threads",
     "draw_seed",
     "child_seeds",
+    "seeded_init",
     "DEFAULT_CPU_THREADS",
 ]
 
@@ -36,20 +38,65 @@ def resolve_device(name: str) -> torch.device:
     return torch.device(name)
 
 
+class _ThreadCount:
+    """torch's thread count is per process: blocks that overlap in several threads share
+    the first block's count, and the count in force before them comes back only when
+    the last one ends (otherwise one analysis would reset another's count mid-run)."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._active = 0
+        self._previous = 0
+        self._current = 0
+
+    def enter(self, wanted: int) -> int:
+        with self._lock:
+            if self._active == 0:
+                self._previous = torch.get_num_threads()
+                self._current = wanted
+                torch.set_num_threads(wanted)
+            self._active += 1
+            return self._current
+
+    def exit(self) -> None:
+        with self._lock:
+            self._active -= 1
+            if self._active == 0:
+                torch.set_num_threads(self._previous)
+
+
+_THREAD_COUNT = _ThreadCount()
+
+
 @contextlib.contextmanager
 def torch_threads(n: int | None, device: torch.device) -> Iterator[int]:
     """Run a block with ``n`` torch CPU threads (None: ``DEFAULT_CPU_THREADS`` on the CPU),
-    then restore the previous count."""
-    previous = torch.get_num_threads()
+    then restore the previous count.  Yields the count in force (see :class:`_ThreadCount`
+    for blocks running at the same time in several threads)."""
     if n is not None:
         wanted = n
     else:
-        wanted = DEFAULT_CPU_THREADS if device.type == "cpu" else previous
-    torch.set_num_threads(wanted)
+        wanted = DEFAULT_CPU_THREADS if device.type == "cpu" else torch.get_num_threads()
+    in_force = _THREAD_COUNT.enter(wanted)
     try:
-        yield wanted
+        yield in_force
     finally:
-        torch.set_num_threads(previous)
+        _THREAD_COUNT.exit()
+
+
+# torch initialises layers from its global generator; two analyses training in
+# threads of one process (a thread-pool executor, --background cells) must not
+# interleave their seeding and drawing, or a run's initial weights depend on timing.
+_GLOBAL_RNG = threading.Lock()
+
+
+@contextlib.contextmanager
+def seeded_init(seed: int) -> Iterator[None]:
+    """Build modules inside this block to initialise them from ``seed``, reproducibly
+    and thread-safely; the global torch generator is left as it was."""
+    with _GLOBAL_RNG, torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        yield
 
 
 def draw_seed() -> int:

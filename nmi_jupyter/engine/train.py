@@ -17,6 +17,7 @@ from nmi_jupyter.engine.config import EstimateConfig
 from nmi_jupyter.engine.early_stopping import EarlyStopping
 from nmi_jupyter.engine.events import CancelToken, EpochEnded, Observer, RunEnded, RunStarted
 from nmi_jupyter.engine.models import build_critic
+from nmi_jupyter.engine.runtime import seeded_init
 from nmi_jupyter.engine.units import from_nats
 
 __all__ = ["TrainData", "TrainOutcome", "train_run", "evaluate_bound"]
@@ -115,8 +116,7 @@ def train_run(
     tags = {"run_id": run_id, "gamma": gamma, "chunk": chunk, "control": control}
     emit = observer or (lambda event: None)
 
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(init_seed)
+    with seeded_init(init_seed):
         critic = build_critic(config, data.x_train.shape[1], data.y_train.shape[1]).to(device)
     optimizer = torch.optim.Adam(critic.parameters(), lr=config.lr)
     bound = get_bound(config.estimator, config.smile_clip)

@@ -64,15 +64,41 @@ def test_the_data_are_scattered_not_sent_with_each_unit(client, data, monkeypatc
     sent = []
     real_submit = distributed.Client.submit
 
-    def spy(self, fn, *args, **kwargs):
-        sent.append(args)
-        return real_submit(self, fn, *args, **kwargs)
+    def spy(self, fn, unit, data, *args, **kwargs):
+        sent.append(data)
+        return real_submit(self, fn, unit, data, *args, **kwargs)
 
     monkeypatch.setattr(distributed.Client, "submit", spy)
     nmi.rigorous(*data, executor=client, **OPTIONS)
     assert len(sent) == len(OPTIONS["gammas"]) + 1
-    for _unit, payload in sent:
+    for payload in sent:
         assert all(isinstance(part, distributed.Future) for part in payload)
+
+
+def test_events_stream_live_each_once_and_in_order(client, data, monkeypatch):
+    """Workers send events as they train; the observer sees each one once, in order,
+    on the calling thread, most of them before their unit is back."""
+    from nmi_jupyter.engine import distribute
+
+    streamed = []
+    real = distribute.event_from_dict
+    monkeypatch.setattr(distribute, "event_from_dict", lambda m: streamed.append(m) or real(m))
+    seen, threads = [], set()
+
+    def observer(event):
+        seen.append(event)
+        threads.add(threading.get_ident())
+
+    options = {**OPTIONS, "epochs": 30, "patience": 100, "gammas": [1, 2]}
+    res = nmi.rigorous(*data, executor=client, observer=observer, **options)
+    assert threads == {threading.get_ident()}
+    n_runs = len(res.runs) + len(res.controls)
+    for run_id in range(n_runs):
+        mine = [e for e in seen if e.run_id == run_id]
+        assert isinstance(mine[0], RunStarted) and isinstance(mine[-1], RunEnded)
+        assert [e.epoch for e in mine[1:-1]] == list(range(30))
+    assert len(seen) == n_runs * 32
+    assert len(streamed) > len(seen) / 2, f"only {len(streamed)} of {len(seen)} streamed"
 
 
 def test_a_killed_worker_does_not_lose_runs(client, data, in_process):
@@ -111,5 +137,5 @@ def test_cancel_cancels_pending_units_and_keeps_finished_ones(client, data, in_p
     res = nmi.rigorous(*data, executor=client, observer=observer, cancel=cancel, **OPTIONS)
     assert res.stop_reason == "cancelled" and res.partial
     assert 1 <= len(res.runs) < len(in_process.runs)
-    expected = {(g, c): mi for g, c, mi, *_ in _values(in_process)}
+    expected = {(r.gamma, r.chunk): r.mi for r in in_process.runs}
     assert all(expected[(r.gamma, r.chunk)] == r.mi for r in res.runs)
