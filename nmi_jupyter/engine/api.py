@@ -82,6 +82,12 @@ def estimate(
     Raises:
         NeuralMIError: a sentence naming what is wrong with the data or options.
     """
+    misplaced = sorted(set(options) & set(RIGOROUS_OPTIONS))
+    if misplaced:
+        raise OptionError(
+            f"{', '.join(misplaced)} only apply to nmi.rigorous(...); nmi.estimate trains "
+            "one run in this process."
+        )
     config = _seeded(make_config(config, **options))
     xs, ys = check_pair(x, y)
     device = resolve_device(config.device)

@@ -160,6 +160,11 @@ def test_interrupt_while_waiting_keeps_finished_units(data):
     assert [r.gamma for r in res.runs] == [1]
 
 
+def test_estimate_says_executor_is_a_rigorous_option(data):
+    with pytest.raises(OptionError, match="executor only apply to nmi.rigorous"):
+        nmi.estimate(*data, executor=cf.ThreadPoolExecutor(1), epochs=1)
+
+
 def test_an_object_that_is_not_an_executor_is_refused_before_training(data):
     with pytest.raises(OptionError, match="executor must be a concurrent.futures.Executor"):
         nmi.rigorous(*data, executor="my-cluster", **OPTIONS)
