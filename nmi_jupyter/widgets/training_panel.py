@@ -15,6 +15,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from nmi_jupyter.engine.events import Event, RunEnded
+from nmi_jupyter.engine.extrapolate import fit_gamma_line
 from nmi_jupyter.widgets.buffers import EventBuffer, Throttle, decimate
 
 __all__ = ["TrainingPanel", "GAMMA_COLOURS"]
@@ -131,6 +132,19 @@ class TrainingPanel(widgets.VBox):
             self.points = bq.Scatter(
                 x=[], y=[], scales={"x": gx, "y": gy}, colors=[TRAIN], default_size=30
             )
+            # The extrapolation of the runs finished so far (a line over every finished
+            # gamma, no automatic drops): the final fit panel replaces it at the end.
+            self.fit_line = bq.Lines(
+                x=[], y=[], scales={"x": gx, "y": gy}, colors=["gray"], line_style="dashed"
+            )
+            self.fit_point = bq.Scatter(
+                x=[],
+                y=[],
+                scales={"x": gx, "y": gy},
+                colors=["black"],
+                marker="diamond",
+                default_size=60,
+            )
             self.gamma_axis = bq.Axis(scale=gx, label="gamma")
             self.points_axis = bq.Axis(scale=gy, side="left", label="MI (bits)", tick_format=".2f")
             half = widgets.Layout(width="50%", height="300px")
@@ -144,13 +158,14 @@ class TrainingPanel(widgets.VBox):
                     fig_margin=margin,
                 ),
                 bq.Figure(
-                    marks=[self.points],
+                    marks=[self.fit_line, self.points, self.fit_point],
                     axes=[self.gamma_axis, self.points_axis],
                     layout=half,
                     title="finished runs: MI vs gamma",
                     fig_margin=margin,
                 ),
             ]
+            self.points_figure = figures[1]
         self.figures = figures
         self.status = widgets.HTML(value="starting ...")
         self.overview = widgets.HTML()
@@ -247,6 +262,7 @@ class TrainingPanel(widgets.VBox):
             self.points.x = np.array([t.gamma for t in done], dtype=float)
             self.points.y = np.array([t.mi for t in done], dtype=float)
             self.points.colors = [_gamma_colour(t.gamma) for t in done] or [TRAIN]
+        self._draw_provisional_fit(done, units)
         self.y_axis.label = self.points_axis.label = f"MI ({units})"
         self.overview.value = self._overview_html()
         counts = self.buffer.by_status()
@@ -254,6 +270,26 @@ class TrainingPanel(widgets.VBox):
         self.status.value = (
             f"<b>{counts['done']}/{self.total_runs} runs done</b> &middot; {counts['running']} "
             f"training &middot; {waiting} waiting &middot; {counts['stopped']} stopped"
+        )
+
+    def _draw_provisional_fit(self, done: list, units: str) -> None:
+        """Extrapolate the finished runs so far (needs two gammas): where the answer is
+        heading while the other gammas train, here or on an executor's workers."""
+        gammas = sorted({t.gamma for t in done if np.isfinite(t.mi)})
+        if len(gammas) < 2:
+            return
+        try:
+            fit = fit_gamma_line(
+                [t.gamma for t in done], [t.mi for t in done], use=gammas, min_gamma_points=2
+            )
+        except (ValueError, ArithmeticError):  # too few points to fit: keep the last line
+            return
+        ends = np.array([0.0, float(max(gammas))])
+        with self.fit_line.hold_sync(), self.fit_point.hold_sync():
+            self.fit_line.x, self.fit_line.y = ends, fit.mi + fit.slope * ends
+            self.fit_point.x, self.fit_point.y = np.zeros(1), np.array([fit.mi])
+        self.points_figure.title = (
+            f"MI vs gamma \u00b7 so far: {fit.mi:.3f} \u00b1 {fit.mi_error:.3f} {units} at gamma 0"
         )
 
     def _overview_html(self) -> str:

@@ -119,6 +119,33 @@ def test_rigorous_panel_groups_runs_by_gamma():
     assert "gamma 2" in panel.overview.value
 
 
+def test_rigorous_panel_extrapolates_the_finished_runs_as_they_come():
+    from nmi_jupyter.engine.extrapolate import fit_gamma_line
+
+    panel = TrainingPanel("rigorous", total_runs=6, interval=0.0)
+    for event in _script(5, run_id=0, gamma=1, chunk=0):
+        panel(event)
+    assert len(panel.fit_line.x) == 0  # one gamma: nothing to extrapolate yet
+    ends = {1: 2.0, 2: 2.3, 3: 2.5}
+    run_id = 1
+    for gamma in (2, 3):
+        for chunk in range(gamma):
+            for event in _script(5, run_id=run_id, gamma=gamma, chunk=chunk):
+                if isinstance(event, RunEnded):  # MI grows with gamma: the finite-data bias
+                    event = RunEnded(
+                        run_id, ends[gamma], 1.9, 4, 5, "early_stopping", 1.0, "bits", gamma, chunk
+                    )
+                panel(event)
+            run_id += 1
+    done = [t for t in panel.buffer.runs.values() if t.status == "done"]
+    fit = fit_gamma_line(
+        [t.gamma for t in done], [t.mi for t in done], use=[1, 2, 3], min_gamma_points=2
+    )
+    assert panel.fit_point.y[0] == pytest.approx(fit.mi) and fit.mi < 2.0
+    np.testing.assert_allclose(panel.fit_line.x, [0, 3])
+    assert f"{fit.mi:.3f}" in panel.points_figure.title
+
+
 def test_stop_button_calls_back():
     stopped = []
     panel = TrainingPanel("estimate", stoppable=True, on_stop=lambda: stopped.append(True))
