@@ -25,6 +25,13 @@ CELLS = [
     "x, y = nmi.generators.correlated_gaussians(n=6000, dim=5, mi=2.0, seed=0)",
     "%%neuralmi x y --mode rigorous --seed 0 -o res\nepochs = 60\npatience = 60",
 ]
+# --dask: the same analysis on a two-worker Dask LocalCluster (events streamed live).
+DASK_CELLS = [
+    CELLS[0] + "\nfrom dask.distributed import Client, LocalCluster\n"
+    "client = Client(LocalCluster(n_workers=2, threads_per_worker=1, host='127.0.0.1', "
+    "dashboard_address=None))",
+    CELLS[1].replace("-o res", "--executor client -o res"),
+]
 
 
 def notebook(cells: list[str]) -> dict:
@@ -51,16 +58,17 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--out", default=str(Path(__file__).parent))
     parser.add_argument("--theme", default="light", choices=["light", "dark"])
+    parser.add_argument("--dask", action="store_true", help="train on a Dask LocalCluster")
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    suffix = "_dark" if args.theme == "dark" else ""
+    suffix = ("_dark" if args.theme == "dark" else "") + ("_dask" if args.dask else "")
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_settings(root, "JupyterLab Dark" if args.theme == "dark" else "JupyterLab Light")
-        (root / "panels.ipynb").write_text(json.dumps(notebook(CELLS)))
+        (root / "panels.ipynb").write_text(json.dumps(notebook(DASK_CELLS if args.dask else CELLS)))
         with running_lab(root) as lab, sync_playwright() as p:
             base, token = lab["base"], lab["token"]
             browser = launch_chromium(p)
@@ -72,7 +80,7 @@ def main() -> None:
             page.keyboard.press("Shift+Enter")  # runs a cell and moves to the next
             page.keyboard.press("Shift+Enter")
             page.wait_for_selector(".bqplot svg", timeout=60000)
-            time.sleep(6)
+            time.sleep(12 if args.dask else 6)
             page.screenshot(path=str(out / f"training_panel{suffix}.png"), full_page=True)
             page.wait_for_selector(
                 ".widget-html-content:has-text('Drag the orange handle')", timeout=240000

@@ -254,7 +254,7 @@ class TrainingPanel(widgets.VBox):
                 self.curves.x, self.curves.y = xs, ys[:, ::step]
                 self.curves.colors = [_gamma_colour(t.gamma) for t in traces]
                 current = self.buffer.runs.get(self.buffer.current)
-                if current is not None and len(current.smoothed) > 1:
+                if current is not None and not current.control and len(current.smoothed) > 1:
                     self.highlight.x = np.arange(len(current.smoothed))
                     self.highlight.y = np.array(current.smoothed)
         done = [t for t in self.buffer.runs.values() if t.status == "done" and not t.control]
@@ -288,9 +288,8 @@ class TrainingPanel(widgets.VBox):
         with self.fit_line.hold_sync(), self.fit_point.hold_sync():
             self.fit_line.x, self.fit_line.y = ends, fit.mi + fit.slope * ends
             self.fit_point.x, self.fit_point.y = np.zeros(1), np.array([fit.mi])
-        self.points_figure.title = (
-            f"MI vs gamma \u00b7 so far: {fit.mi:.3f} \u00b1 {fit.mi_error:.3f} {units} at gamma 0"
-        )
+        # No error bar here: the final fit adds terms (data-level, model) this line lacks.
+        self.points_figure.title = f"MI vs gamma \u00b7 so far {fit.mi:.3f} {units} at 0"
 
     def _overview_html(self) -> str:
         cells = []
