@@ -26,7 +26,6 @@ from nmi_jupyter.engine.extrapolate import (
 )
 from nmi_jupyter.engine.plan import (
     check_chunk_size,
-    failed_record,
     plan_runs,
     run_record,
     train_slots,
@@ -235,10 +234,6 @@ def rigorous(
             NeuralMIWarning,
             stacklevel=2,
         )
-    finished += [
-        (slot, failed_record(slot, config.units)) for slot in plan.slots if slot.run_id in failures
-    ]
-    finished.sort(key=lambda item: item[0].run_id)
     runs = tuple(record for slot, record in finished if not slot.control)
     controls = tuple(record for slot, record in finished if slot.control)
     return RigorousResult(

@@ -28,7 +28,7 @@ from nmi_jupyter.engine.config import EstimateConfig
 from nmi_jupyter.engine.dask_link import DaskLink, dask_client, worker_emitter
 from nmi_jupyter.engine.errors import OptionError
 from nmi_jupyter.engine.events import CancelToken, Event, Observer, RunEnded, event_from_dict
-from nmi_jupyter.engine.plan import RunPlan, Slot, train_slots, without_critic
+from nmi_jupyter.engine.plan import RunPlan, Slot, failed_outcome, train_slots, without_critic
 from nmi_jupyter.engine.runtime import resolve_device, torch_threads
 from nmi_jupyter.engine.train import TrainOutcome
 
@@ -72,7 +72,8 @@ class UnitResult:
 
 @dataclass(frozen=True)
 class DistributedOutcome:
-    """Outcomes aligned with the plan's slots (None: not trained), and how it went."""
+    """Outcomes aligned with the plan's slots (None: not trained; a failed unit's runs
+    have :func:`failed_outcome`), and how it went."""
 
     outcomes: list[TrainOutcome | None]
     failures: dict[int, str]  # run_id -> why its unit failed
@@ -231,6 +232,7 @@ class _Gather:
         self.finished.add(unit_id)  # late streamed events of this unit are ignored
         for slot in self.units[unit_id].slots:
             self.failures[slot.run_id] = why
+            self.outcomes[self.position[slot.run_id]] = failed_outcome()
             self.notify(_failed_event(slot, self.config))
 
     def collect(self, future: cf.Future) -> None:

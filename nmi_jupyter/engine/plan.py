@@ -19,7 +19,7 @@ from nmi_jupyter.engine.config import EstimateConfig
 from nmi_jupyter.engine.data import MIN_VALIDATION, gamma_chunks, master_order
 from nmi_jupyter.engine.errors import InsufficientDataError
 from nmi_jupyter.engine.events import CancelToken, Observer
-from nmi_jupyter.engine.results import STOPPED_REASONS, History
+from nmi_jupyter.engine.results import STOPPED_REASONS
 from nmi_jupyter.engine.rigorous_result import RunRecord
 from nmi_jupyter.engine.runs import prepare_run, reported_history, reported_mi
 from nmi_jupyter.engine.train import TrainOutcome
@@ -30,7 +30,7 @@ __all__ = [
     "plan_runs",
     "train_slots",
     "run_record",
-    "failed_record",
+    "failed_outcome",
     "check_chunk_size",
 ]
 
@@ -166,24 +166,12 @@ def run_record(slot: Slot, outcome: TrainOutcome, units: str) -> RunRecord:
     )
 
 
-def failed_record(slot: Slot, units: str) -> RunRecord:
-    """A run whose work unit failed: no value, left out of the fit (and flagged)."""
-    nan = float("nan")
+def failed_outcome() -> TrainOutcome:
+    """The outcome of a run whose work unit failed: no epoch, no value (left out of the
+    fit and flagged)."""
     empty = np.empty(0)
-    return RunRecord(
-        gamma=slot.gamma,
-        chunk=slot.chunk,
-        repeat=slot.repeat,
-        seed=slot.seed,
-        n_samples=slot.n_samples,
-        mi=nan,
-        mi_val=nan,
-        best_epoch=-1,
-        epochs_run=0,
-        stop_reason="failed",
-        elapsed=0.0,
-        history=History(train=empty, val=empty, val_smoothed=empty),
-    )
+    nan = float("nan")
+    return TrainOutcome(empty, empty, empty, -1, "failed", 0.0, nan, nan, critic=None)
 
 
 def _chunk_sizes(chunk: int, config: EstimateConfig) -> tuple[int, int]:
