@@ -9,8 +9,9 @@ function that trains it is importable, so any executor can run it: a local
 the data are scattered once and each worker fetches them once; other executors
 get the data with each unit (one per gamma, never one per run).
 
-Events are recorded on the worker and replayed to the observer, in order, when
-the unit comes back, so panels fill unit by unit.  A unit that raises (a lost
+Events are recorded on the worker; on Dask they are also streamed live (see
+:mod:`dask_link`), otherwise replayed to the observer, in order, when the unit
+comes back, so panels fill unit by unit.  A unit that raises (a lost
 worker included) is resubmitted up to ``retries`` times, then its runs are
 reported as failed; cancelling or interrupting cancels the units not yet back
 and returns the finished ones.  The engine never starts or stops a cluster.
@@ -67,7 +68,6 @@ class UnitResult:
     events: tuple[Event, ...]
     device: str
     threads: int
-    host: str
 
 
 @dataclass(frozen=True)
@@ -105,8 +105,6 @@ def run_unit(
 
     With ``topic`` (on a Dask worker) each event is also sent live to that topic.
     """
-    import socket
-
     xs, ys = data
     events: list[Event] = []
     observe = events.append
@@ -135,7 +133,6 @@ def run_unit(
         tuple(events),
         str(device),
         threads,
-        socket.gethostname(),
     )
 
 
