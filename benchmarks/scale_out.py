@@ -48,7 +48,8 @@ def main() -> None:
     print(
         f"nmi_jupyter {nmi.__version__}, python {platform.python_version()}, "
         f"{os.cpu_count()} cores; rigorous N={args.n}, d={args.dim}, {args.mi} bits, "
-        f"epochs<={args.epochs}, {args.workers} workers x 1 thread"
+        f"epochs<={args.epochs}, {args.workers} workers x 1 thread; "
+        f"load average {os.getloadavg()[0]:.2f} (other work on the machine skews the ratios)"
     )
     base, ref = timed(lambda: nmi.rigorous(x, y, **options), args.repeat)
     print(f"{'in-process (batched, 1 thread)':<40} {base:7.1f} s   MI {ref.mi:.4f} bits")
