@@ -28,7 +28,7 @@ from cases import DEFAULT, QUICK  # this script's folder is on sys.path
 from run import BITS_PER_NAT, Row, format_row, nominal_level, summary_lines
 
 import nmi_jupyter as nmi
-from nmi_jupyter.engine.extrapolate import fit_gamma_line
+from nmi_jupyter.engine.extrapolate import _weights, fit_gamma_line, wls
 
 CASES = {c.name: c for c in (*DEFAULT, *QUICK)}
 
@@ -39,8 +39,9 @@ def parse_name(path: Path) -> tuple[str, str, int]:
     return case, estimator, int(seed.lstrip("s"))
 
 
-def score(path: Path) -> tuple[Row, dict]:
-    """The run.py row of one saved result, refit now, and its fit's inner numbers."""
+def score(path: Path, inner: bool = False) -> tuple[Row, dict]:
+    """The run.py row of one saved result, refit now, and (``inner``) its fit's inner
+    numbers (without, this works with older engines too: the "before" numbers)."""
     name, estimator, seed = parse_name(path)
     case = CASES[name]
     rr = nmi.load(path)
@@ -53,7 +54,7 @@ def score(path: Path) -> tuple[Row, dict]:
     row.warnings = [f.code for f in rr.flags if not f.unreliable]
     row.confidence_level = float(rr.fit.confidence_level) if rr.fit else math.nan
     row.seconds = float(rr.elapsed)
-    return row, features(rr, row, to_bits)
+    return row, features(rr, row, to_bits) if inner else {}
 
 
 def features(rr, row: Row, to_bits: float) -> dict:
@@ -81,6 +82,15 @@ def features(rr, row: Row, to_bits: float) -> dict:
     mi = np.array([r.mi for r in finished]) * to_bits
     val = np.array([r.mi_val for r in finished]) * to_bits
     used = np.isin(g, f.gammas_used)
+    quad = wls(g[used], mi[used], _weights(g[used]), 2) if len(f.gammas_used) >= 4 else None
+    first = used & (g <= 5)
+    loo_z = math.nan
+    if 1 in f.gammas_used and len(f.gammas_used) >= 3:
+        wo = used & (g != 1)
+        without = wls(g[wo], mi[wo], _weights(g[wo]), 1)
+        full = wls(g[used], mi[used], _weights(g[used]), 1)
+        extra = full.scale * (without.cov[0, 0] / without.scale - full.cov[0, 0] / full.scale)
+        loo_z = f.loo_shift * to_bits / math.sqrt(max(extra, 1e-12))
     val_fit = fit_gamma_line(g[used], val[used], delta_threshold=math.inf)
     se_slope = math.sqrt(f.cov[1][1]) * to_bits if f.dof > 0 else math.nan
     out.update(
@@ -88,6 +98,7 @@ def features(rr, row: Row, to_bits: float) -> dict:
         err_over_half=(row.estimate - row.truth) / ((row.hi - row.lo) / 2),
         se_intercept=f.se_intercept * to_bits,
         se_data=f.se_data * to_bits,
+        se_model=f.se_model * to_bits,
         dof=f.dof,
         n_used=len(f.gammas_used),
         slope=f.slope * to_bits,
@@ -95,9 +106,19 @@ def features(rr, row: Row, to_bits: float) -> dict:
         drop=-f.slope * max(f.gammas_used) / max(abs(f.mi), 1e-12),
         delta=f.delta,
         loo_shift=f.loo_shift * to_bits,
+        loo_z=loo_z,
         val_mi=val_fit.mi,
         val_gap=row.estimate - val_fit.mi,
         gamma1=float(np.mean(mi[g == 1])),
+        quad_mi=float(quad.coef[0]) if quad is not None else math.nan,
+        quad_z=float(quad.coef[2] / math.sqrt(quad.cov[2, 2])) if quad is not None else math.nan,
+        val_gap_z=(row.estimate - val_fit.mi) / math.hypot(f.se_total * to_bits, val_fit.se_total),
+        ceiling_ratio=float(np.max(mi)) / math.log2(rr.settings["batch_size"]),
+        first_mi=(
+            fit_gamma_line(g[first], mi[first], delta_threshold=math.inf).mi
+            if len(set(g[first])) >= 3
+            else math.nan
+        ),
         max_run=float(np.max(mi)),
     )
     return out
@@ -116,7 +137,7 @@ def main(argv: list[str] | None = None) -> int:
     if not paths:
         print("no saved results (*.json) in " + ", ".join(map(str, args.folders)))
         return 1
-    scored = [score(p) for p in paths]
+    scored = [score(p, inner=args.csv is not None) for p in paths]
     order: dict[str, int] = {}
     for c in (*DEFAULT, *QUICK):
         order.setdefault(c.name, len(order))

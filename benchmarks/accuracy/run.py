@@ -3,6 +3,7 @@
     OMP_NUM_THREADS=1 python benchmarks/accuracy/run.py --quick        # ~1.5 minutes
     OMP_NUM_THREADS=1 python benchmarks/accuracy/run.py                # ~15 minutes
     python benchmarks/accuracy/run.py --estimators infonce --seeds 0,1 --json out.json
+    OMP_NUM_THREADS=1 python benchmarks/accuracy/run.py --save-dir acc/s0  # then recalibrate.py
 
 For every case of ``cases.py`` (``--quick``: the small subset), estimator and seed it runs
 ``nmi.rigorous(x, y, seed=seed, estimator=est, device="cpu")`` and prints one row: the

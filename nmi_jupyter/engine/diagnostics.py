@@ -31,19 +31,33 @@ __all__ = [
 ]
 
 # InfoNCE cannot train past log(batch_size); values above this fraction of it are capped.
-CEILING_FRACTION = 0.8
+# On the accuracy suite (two seeds) runs reaching 80-82 % of the ceiling gave estimates
+# 6-7 % low (d = 20 Gaussian, 4 nats), within the 15 % of an accurate one, and those
+# reaching 96 % were 10 % low; from 89 % on, most were misses (up to -46 %).
+CEILING_FRACTION = 0.85
 # Training MI above validation MI by more than this fraction (at the smallest gamma).
 OVERFIT_FRACTION = 0.25
-# The train- and validation-MI extrapolations must agree within this many
-# standard errors and this relative difference.
-DISAGREE_Z = 3.0
-DISAGREE_RELATIVE = 0.1
+# The train- and validation-MI extrapolations must agree within this fraction of the
+# estimate (of 0.1 in the result's units near MI = 0), however noisy the validation
+# fit: on the accuracy suite (seeds 0 and 1) 16 of the 17 results with a gap above
+# 25 % were misses (one a validation intercept 26 % *above* the training one:
+# Student-t, df 3, SMILE, +27 %; the 17th was 13 % low), and the other accurate ones
+# had gaps up to 23 %.  The gap also widens the interval
+# (extrapolate.model_standard_error).  The former test in standard errors (3) let a
+# noisy validation fit hide that +27 % miss and flagged accurate fits whose gap was
+# small but precise.
+DISAGREE_RELATIVE = 0.25
 # A slope below zero by more than this many standard errors, losing more than this
 # fraction of the corrected MI across the fitted gammas: runs under-fit.  Measured:
 # accurate fits (within 1 % of the truth) lost 13-14 % (d = 1 Gaussian, N = 2000;
 # 2-d latent in 100-d, N = 5000); the d = 20, N = 1500 fit that was 23 % low lost 41 %.
+# On the full accuracy suite (seed 0) accurate fits lost up to 60 % (exponential
+# marginals, d = 5, SMILE: -3 %) and misses 18-75 %: the drop does not tell them
+# apart.  Over seeds 0 and 1, as a reason for "unreliable" it caught no miss that the
+# other flags missed and flagged 7 more of 69 accurate fits.  So a steep fall is a
+# warning, not a verdict.
 NEGATIVE_SLOPE_Z = 2.0
-NEGATIVE_SLOPE_DROP = 0.25
+NEGATIVE_SLOPE_DROP = 0.3
 # More than this fraction of runs unstable makes the analysis unreliable.
 UNSTABLE_FRACTION = 0.1
 # The shuffled-pairs control may show at most max(this many bits, 10 % of the estimate).
@@ -90,8 +104,8 @@ def ceiling_flag(runs: Sequence[RunRecord], settings: dict[str, Any], units: str
 def slope_flag(fit: GammaFit, units: str) -> list[Flag]:
     """Estimates that *fall* steeply as chunks shrink: the critic under-fits the smaller
     chunks, the opposite of the upward finite-sample bias the extrapolation removes, so
-    the intercept is not a bias-corrected MI.  A mild fall is common in accurate fits
-    and is not flagged (see NEGATIVE_SLOPE_DROP)."""
+    the intercept may not be a bias-corrected MI.  A warning: steep falls were as
+    common in accurate fits as in misses (see NEGATIVE_SLOPE_DROP)."""
     if fit.dof <= 0 or fit.slope >= 0:
         return []
     se_slope = math.sqrt(fit.cov[1][1])
@@ -105,6 +119,7 @@ def slope_flag(fit: GammaFit, units: str) -> list[Flag]:
             f"{drop:.0%} of the estimate lost by gamma = {max(fit.gammas_used)}): the critic "
             "under-fits the smaller chunks, so the extrapolation does not correct a bias; use "
             "more data, more epochs or fewer gammas",
+            unreliable=False,
         )
     ]
 
@@ -154,14 +169,15 @@ def overfitting_flags(runs: Sequence[RunRecord], fit: GammaFit, units: str) -> l
             confidence_level=fit.confidence_level,
         )
         gap = fit.mi - val_fit.mi
-        se = math.hypot(fit.se_total, val_fit.se_total)
-        if abs(gap) > DISAGREE_Z * se and abs(gap) > DISAGREE_RELATIVE * max(abs(fit.mi), 0.1):
+        scale = max(abs(fit.mi), 0.1)
+        if abs(gap) > DISAGREE_RELATIVE * scale:
             flags.append(
                 Flag(
                     "extrapolations_disagree",
                     f"extrapolating the training-set MI gives {fit.mi:.3f} {units} but the "
-                    f"validation MI gives {val_fit.mi:.3f} ({abs(gap) / se:.1f} standard errors "
-                    "apart): the runs are not yet in the regime where the 1/N correction holds",
+                    f"validation MI gives {val_fit.mi:.3f} ({abs(gap) / scale:.0%} apart, more "
+                    f"than {DISAGREE_RELATIVE:.0%}): the runs are not yet in the regime where the "
+                    "1/N correction holds, or the bound is too noisy on held-out samples",
                 )
             )
     return flags

@@ -65,8 +65,10 @@ class RigorousResult:
     ``units``; ``mi_error`` and ``mi_error_pred`` are the half-widths of its
     confidence and prediction intervals at ``fit.confidence_level``.
 
-    The interval adds the dataset's own fluctuation (estimated from the
-    chunk-to-chunk spread) to the textbook WLS error; see ``fit.se_data``.
+    The interval adds to the textbook WLS error the dataset's own fluctuation
+    (estimated from the chunk-to-chunk spread; ``fit.se_data``) and the model error
+    of the extrapolation (the gap between the training-MI and validation-MI
+    intercepts beyond its noise; ``fit.se_model``, ``fit.mi_val``).
 
     The verdict: ``flags`` lists every finding (:class:`Flag`: a code and one
     sentence); ``is_reliable`` is False, with ``reasons`` in words, when any
@@ -310,6 +312,7 @@ def fit_runs(
     return fit_gamma_line(
         [r.gamma for r in finished],
         [r.mi for r in finished],
+        mi_val=[r.mi_val for r in finished],
         exclude=request.get("exclude"),
         use=request.get("use"),
         delta_threshold=request["delta_threshold"],

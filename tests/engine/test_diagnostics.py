@@ -78,6 +78,9 @@ def test_ceiling_flag_for_infonce_only():
     assert "ceiling" in _codes(_result(runs))
     assert "smile" in " ".join(_result(runs).reasons)
     assert "ceiling" not in _codes(_result(runs, estimator="smile"))
+    # 81 % of log(batch_size): estimates there were 6-7 % low on the suite, no flag
+    assert "ceiling" not in _codes(_result(_runs(intercept=5.6, slope=0.0, noise=0.02)))
+    assert "ceiling" in _codes(_result(_runs(intercept=6.1, slope=0.0, noise=0.02)))  # 87 %
     assert not _result(runs).is_reliable
 
 
@@ -101,6 +104,19 @@ def test_overfitting_and_disagreeing_extrapolations():
     assert not r.is_reliable
     agree = _result(_runs(intercept=2.0, val_intercept=2.0))
     assert not {"overfitting", "extrapolations_disagree"} & _codes(agree)
+
+
+def test_disagreement_is_relative_and_either_way():
+    # A precise but small gap (22 %, many standard errors) is not a disagreement: the
+    # interval carries it as model error instead.  (Accurate fits had gaps up to 23 %.)
+    close = _result(_runs(intercept=2.0, val_intercept=1.55, noise=0.001))
+    assert "extrapolations_disagree" not in _codes(close) and close.is_reliable
+    assert close.fit.se_model == pytest.approx(0.45, abs=0.01)
+    # A validation intercept 28 % *above* the training one, however noisy (the SMILE
+    # +27 % miss on Student-t data of the suite looked like this), is one.
+    above = _result(_runs(intercept=2.0, val_intercept=2.6, noise=0.1))
+    assert "extrapolations_disagree" in _codes(above) and not above.is_reliable
+    assert "28% apart" in " ".join(above.reasons)
 
 
 def test_shuffled_control():
@@ -137,9 +153,15 @@ def test_diagnose_is_pure_numbers():
 
 
 def test_negative_slope_means_under_fitting():
-    falling = _result(_runs(intercept=2.0, slope=-0.06))  # loses 30 % by gamma 10
-    assert "negative_slope" in _codes(falling) and not falling.is_reliable
+    falling = _result(_runs(intercept=2.0, slope=-0.08))  # loses 40 % by gamma 10
+    assert "negative_slope" in _codes(falling)
+    # a warning: on the accuracy suite steep falls were as common in accurate fits
+    assert falling.is_reliable and any("under-fits" in w for w in falling.warnings)
     mild = _result(_runs(intercept=2.0, slope=-0.03))  # loses 15 %: accurate fits did too
     assert "negative_slope" not in _codes(mild)
+    # Loses 28 %, as the accurate (-1 %) d = 1 Gaussian smile fit of the suite did:
+    # no flag (NEGATIVE_SLOPE_DROP = 0.3; the misses lost 33 % and more).
+    accurate = _result(_runs(intercept=2.0, slope=-0.056))
+    assert "negative_slope" not in _codes(accurate)
     flat = _result(_runs(intercept=2.0, slope=0.0, noise=0.02))
     assert "negative_slope" not in _codes(flat)

@@ -7,7 +7,13 @@ import pytest
 from scipy import stats
 
 from nmi_jupyter import OptionError
-from nmi_jupyter.engine.extrapolate import curvature_delta, fit_gamma_line, wls
+from nmi_jupyter.engine.extrapolate import (
+    CURVATURE_Z,
+    curvature_delta,
+    curvature_z,
+    fit_gamma_line,
+    wls,
+)
 
 
 def _runs(gammas=range(1, 11), per_gamma=None):
@@ -76,6 +82,48 @@ def test_data_error_is_the_chunk_spread_shared_by_every_gamma():
     assert fit.se_total > fit.se_data
 
 
+def _noisy(seed, intercept, slope=0.03, noise=0.05):
+    rng = np.random.default_rng(seed)
+    g = _runs()
+    return g, intercept + slope * g + rng.normal(scale=noise, size=len(g))
+
+
+def test_validation_in_agreement_adds_little_model_error():
+    # Train and validation MI that extrapolate to the same value: the model error is
+    # their small gap, and the interval is close to the statistical one.
+    g, mi = _noisy(0, 2.0)
+    _, val = _noisy(1, 2.0, slope=-0.02)
+    plain = fit_gamma_line(g, mi)
+    fit = fit_gamma_line(g, mi, mi_val=val)
+    assert fit.mi_val == pytest.approx(2.0, abs=0.05)
+    assert fit.se_model == pytest.approx(abs(fit.mi - fit.mi_val)) and fit.se_model < 0.05
+    assert plain.se_model == 0.0 and math.isnan(plain.mi_val)  # no validation values
+    assert plain.mi_error < fit.mi_error < 2 * plain.mi_error
+
+
+def test_disagreeing_validation_intercept_widens_the_interval_by_the_gap():
+    # Validation MI extrapolating 0.4 below the training MI: the runs are not in the
+    # 1/N regime, the chunk spread cannot show it, and the interval must: the gap is
+    # one more standard error, so the half-width is at least t * 0.4.
+    g, mi = _noisy(0, 2.0)
+    _, val = _noisy(1, 1.6, slope=-0.02)
+    plain = fit_gamma_line(g, mi)
+    fit = fit_gamma_line(g, mi, mi_val=val)
+    gap = fit.mi - fit.mi_val
+    assert gap == pytest.approx(0.4, abs=0.1)
+    assert fit.se_model == pytest.approx(gap, rel=1e-12)
+    t = stats.t.ppf(0.84, fit.dof)
+    assert fit.mi_error == pytest.approx(t * math.hypot(plain.se_total, gap))
+    assert fit.mi_error > 3 * plain.mi_error and fit.mi == plain.mi
+    assert fit.se_total == plain.se_total  # the statistical part is reported unchanged
+    assert fit.se_interval == pytest.approx(math.hypot(plain.se_total, gap))
+
+
+def test_validation_values_must_match_the_runs():
+    with pytest.raises(OptionError, match="mi_val"):
+        fit_gamma_line([1, 2, 3], [1.0, 1.1, 1.2], mi_val=[1.0, 1.1])
+
+
 def test_exact_line_is_recovered():
     g = _runs()
     fit = fit_gamma_line(g, 1.5 + 0.02 * g)
@@ -118,6 +166,27 @@ def test_too_much_curvature_is_unreliable():
     assert any("not linear" in r for r in fit.reasons)
 
 
+def test_curvature_within_the_noise_is_not_flagged():
+    # A nearly flat, noisy line: delta = |a2/a1| is large because a1 is small, but a2
+    # is within its noise.  The gammas are dropped as before; the flag needs a2 to be
+    # CURVATURE_Z standard errors from zero.
+    rng = np.random.default_rng(16)
+    g = _runs()
+    mi = 2.0 + 0.002 * g + rng.normal(scale=0.05, size=len(g))
+    fit = fit_gamma_line(g, mi)
+    assert fit.delta >= fit.delta_threshold and len(fit.gammas_used) == 5
+    assert curvature_z(*_used(g, mi, fit)) < CURVATURE_Z
+    assert "curvature" not in {f.code for f in fit.flags}
+    curved = fit_gamma_line(g, mi + 0.04 * g**2)  # the same noise, a real bend
+    assert curvature_z(*_used(g, mi + 0.04 * g**2, curved)) >= CURVATURE_Z
+    assert "curvature" in {f.code for f in curved.flags}
+
+
+def _used(g, mi, fit):
+    keep = np.isin(g, fit.gammas_used)
+    return g[keep], mi[keep]
+
+
 def test_manual_drops_are_honoured_and_reported():
     g = _runs()
     mi = 2.0 + 0.05 * g + 0.2 * np.clip(g - 6, 0, None) ** 2
@@ -149,11 +218,27 @@ def test_leaning_on_gamma_1_is_flagged():
     assert any("gamma = 1" in r for r in fit.reasons) and not fit.reliable
 
 
+@pytest.mark.parametrize(("offset", "flagged"), [(0.01, False), (0.1, True)])
+def test_leverage_counts_the_shift_in_its_own_standard_errors(offset, flagged):
+    # Runs with variance growing like gamma (as chunk estimates do); gamma = 1 moved by
+    # one standard deviation of its own noise is not leverage, ten are.  (Each fit's own
+    # residual scale once made this shift's error near zero and the flag fire.)
+    rng = np.random.default_rng(3)
+    g = _runs()
+    mi = 2.0 + 0.01 * g + rng.normal(scale=0.01, size=len(g)) * np.sqrt(g)
+    mi[g == 1] += offset
+    fit = fit_gamma_line(g, mi, delta_threshold=1e9)
+    assert ("leverage" in {f.code for f in fit.flags}) is flagged
+
+
 def test_sample_floor_warning():
     g = _runs()
     fit = fit_gamma_line(g, 1 + 0.01 * g, n_samples=2000, sample_floor=300)
     assert fit.reliable and fit.warnings
     assert "gamma 7, 8, 9, 10" in fit.warnings[0]
+    # N = 500: 9 of 10 gammas below 300 samples per run: unreliable, not a warning
+    tiny = fit_gamma_line(g, 1 + 0.01 * g, n_samples=500, sample_floor=300)
+    assert not tiny.reliable and "most of the fit rests on runs this small" in tiny.reasons[0]
 
 
 def test_non_finite_runs_are_ignored():

@@ -49,16 +49,18 @@ def test_gamma_chunks_are_disjoint_equal_and_blocked_when_asked():
 def test_fit_is_the_engine_fit_of_the_runs(result):
     g = [r.gamma for r in result.runs]
     mi = [r.mi for r in result.runs]
-    fit = fit_gamma_line(g, mi, n_samples=1500)
+    mi_val = [r.mi_val for r in result.runs]  # the validation intercept's gap widens the CI
+    fit = fit_gamma_line(g, mi, mi_val=mi_val, n_samples=1500)
     assert result.mi == fit.mi and result.mi_error == fit.mi_error
+    assert result.fit.se_model == abs(fit.mi - fit.mi_val)
     assert result.gammas_used == fit.gammas_used
 
 
 def test_refit_is_manual_exact_and_fast_to_undo(result):
     manual = result.refit(exclude={4, 5})
     g = [r.gamma for r in result.runs]
-    mi = [r.mi for r in result.runs]
-    assert manual.fit == fit_gamma_line(g, mi, exclude={4, 5}, n_samples=1500)
+    mi, mi_val = [r.mi for r in result.runs], [r.mi_val for r in result.runs]
+    assert manual.fit == fit_gamma_line(g, mi, mi_val=mi_val, exclude={4, 5}, n_samples=1500)
     assert manual.fit.mode == "manual" and manual.gammas_dropped == {4: "manual", 5: "manual"}
     assert manual.runs is result.runs  # no retraining
     back = manual.refit(exclude=None)
