@@ -10,7 +10,10 @@ live panel moves epoch by epoch during a distributed analysis.
 from __future__ import annotations
 
 import collections
+import ctypes
 import itertools
+import os
+import sys
 import uuid
 from collections.abc import Callable
 from typing import Any
@@ -19,9 +22,13 @@ import numpy as np
 
 from nmi_jupyter.engine.events import Event, event_to_dict
 
-__all__ = ["dask_client", "DaskLink", "worker_emitter"]
+__all__ = ["dask_client", "DaskLink", "worker_emitter", "adapt_worker_malloc"]
 
 _TOPIC_PREFIX = "nmi_jupyter-events-"
+# glibc's M_MMAP_THRESHOLD, and the ceiling its adaptive threshold reaches on its own
+# on 64-bit systems (DEFAULT_MMAP_THRESHOLD_MAX).
+_M_MMAP_THRESHOLD = -3
+_MMAP_THRESHOLD = 32 * 2**20
 
 
 def dask_client(executor: Any) -> Any:
@@ -80,3 +87,23 @@ def worker_emitter(topic: str, unit_id: int, attempt: int) -> Callable[[Event], 
         worker.log_event(topic, message)
 
     return emit
+
+
+def adapt_worker_malloc() -> bool:
+    """Let glibc serve a training step's tensors from its heap again on a Dask worker.
+
+    Dask's nanny starts workers with ``MALLOC_TRIM_THRESHOLD_=65536``; setting any such
+    variable also freezes glibc's adaptive mmap threshold at 128 KiB, so every tensor
+    above that is a fresh ``mmap`` (page faults) and freed with ``munmap``.  A unit ran
+    1.8x slower in a Dask worker than in a plain process for that reason alone
+    (measured: 1.82 s, 1.03 s with this, 0.8 s in a plain process).  This raises the
+    mmap threshold to the value glibc's own adaptation would reach; the trim threshold
+    (returning freed memory to the system) is left as Dask set it.  Does nothing
+    unless that variable is set, on Linux with glibc.  Returns whether it acted.
+    """
+    if sys.platform != "linux" or "MALLOC_TRIM_THRESHOLD_" not in os.environ:
+        return False
+    try:
+        return bool(ctypes.CDLL("libc.so.6").mallopt(_M_MMAP_THRESHOLD, _MMAP_THRESHOLD))
+    except (OSError, AttributeError):  # not glibc
+        return False

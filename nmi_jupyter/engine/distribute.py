@@ -26,7 +26,12 @@ from typing import Any
 import numpy as np
 
 from nmi_jupyter.engine.config import EstimateConfig
-from nmi_jupyter.engine.dask_link import DaskLink, dask_client, worker_emitter
+from nmi_jupyter.engine.dask_link import (
+    DaskLink,
+    adapt_worker_malloc,
+    dask_client,
+    worker_emitter,
+)
 from nmi_jupyter.engine.errors import OptionError
 from nmi_jupyter.engine.events import CancelToken, Event, Observer, RunEnded, event_from_dict
 from nmi_jupyter.engine.plan import RunPlan, Slot, failed_outcome, train_slots, without_critic
@@ -105,6 +110,7 @@ def run_unit(
 
     With ``topic`` (on a Dask worker) each event is also sent live to that topic.
     """
+    adapt_worker_malloc()
     xs, ys = data
     events: list[Event] = []
     observe = events.append

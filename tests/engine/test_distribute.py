@@ -188,3 +188,14 @@ def test_analyses_in_concurrent_threads_are_reproducible(data, in_process):
         [v[2] for v in _values(results[1])], [v[2] for v in _values(in_process)], atol=2e-4
     )
     assert torch.get_num_threads() == before
+
+
+def test_worker_malloc_is_adapted_only_where_dask_froze_it(monkeypatch):
+    import sys
+
+    from nmi_jupyter.engine.dask_link import adapt_worker_malloc
+
+    monkeypatch.delenv("MALLOC_TRIM_THRESHOLD_", raising=False)
+    assert adapt_worker_malloc() is False  # a plain process is left alone
+    monkeypatch.setenv("MALLOC_TRIM_THRESHOLD_", "65536")  # what Dask's nanny sets
+    assert adapt_worker_malloc() is (sys.platform == "linux")
