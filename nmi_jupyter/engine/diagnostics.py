@@ -125,19 +125,40 @@ def slope_flag(fit: GammaFit, units: str) -> list[Flag]:
 
 
 def unstable_flag(runs: Sequence[RunRecord]) -> list[Flag]:
-    """Runs that diverged (or gave no number) are left out of the fit; say so."""
-    bad = [r for r in runs if r.stop_reason == "diverged" or not math.isfinite(r.mi)]
-    if not bad:
-        return []
-    where = ", ".join(f"gamma {r.gamma} chunk {r.chunk}" for r in bad[:5])
-    return [
-        Flag(
-            "unstable_runs",
-            f"{len(bad)} of {len(runs)} runs diverged or gave no value and were left out of the "
-            f"fit ({where}{' ...' if len(bad) > 5 else ''}); try a smaller lr",
-            unreliable=len(bad) > UNSTABLE_FRACTION * len(runs),
-        )
+    """Runs that diverged (or gave no number) are left out of the fit; say so.  Runs
+    whose work unit failed on an executor are reported apart (they never trained)."""
+    failed = [r for r in runs if r.stop_reason == "failed"]
+    bad = [
+        r
+        for r in runs
+        if r.stop_reason != "failed" and (r.stop_reason == "diverged" or not math.isfinite(r.mi))
     ]
+    flags = []
+    if bad:
+        flags.append(
+            Flag(
+                "unstable_runs",
+                f"{len(bad)} of {len(runs)} runs diverged or gave no value and were left out "
+                f"of the fit ({_where(bad)}); try a smaller lr",
+                unreliable=len(bad) > UNSTABLE_FRACTION * len(runs),
+            )
+        )
+    if failed:
+        flags.append(
+            Flag(
+                "failed_runs",
+                f"{len(failed)} of {len(runs)} runs never came back from the executor (their "
+                f"work units kept failing: {_where(failed)}) and were left out of the fit; "
+                "check the workers (see the warning) and run again",
+                unreliable=len(failed) > UNSTABLE_FRACTION * len(runs),
+            )
+        )
+    return flags
+
+
+def _where(runs: Sequence[RunRecord]) -> str:
+    text = ", ".join(f"gamma {r.gamma} chunk {r.chunk}" for r in runs[:5])
+    return text + (" ..." if len(runs) > 5 else "")
 
 
 def overfitting_flags(runs: Sequence[RunRecord], fit: GammaFit, units: str) -> list[Flag]:

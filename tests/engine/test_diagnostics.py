@@ -97,6 +97,19 @@ def test_unstable_runs_are_excluded_and_flagged():
     assert not _result(tuple(many)).is_reliable
 
 
+def test_runs_lost_on_an_executor_are_a_flag_of_their_own():
+    runs = list(_runs())
+    for i in (1, 2):  # the gamma = 2 unit failed: its runs never trained, no value
+        assert runs[i].gamma == 2
+        runs[i] = _run(runs[i].gamma, runs[i].chunk, math.nan, stop="failed")
+    r = _result(tuple(runs))
+    codes = _codes(r)
+    assert "failed_runs" in codes and "unstable_runs" not in codes
+    flag = next(f for f in r.flags if f.code == "failed_runs")
+    assert "2 of 55" in flag.message and "executor" in flag.message and not flag.unreliable
+    assert r.mi == pytest.approx(2.0, abs=0.05)  # the other gammas still fit
+
+
 def test_overfitting_and_disagreeing_extrapolations():
     r = _result(_runs(intercept=2.0, val_intercept=1.0))
     codes = _codes(r)
