@@ -164,7 +164,11 @@ def rigorous(
         **options: estimate options, the same for every run.
 
     Returns:
-        A :class:`RigorousResult`.  A cancelled or interrupted analysis keeps the
+        A :class:`RigorousResult`.  Its interval at ``confidence_level`` combines three
+        standard errors: the weighted fit's own, the dataset's fluctuation (shared by
+        every gamma, so extrapolation cannot average it away) and the gap between the
+        extrapolations of the training and the validation MI (bias that every chunk
+        shares); ``summary()`` lists them.  A cancelled or interrupted analysis keeps the
         finished runs, fits what it has and is marked partial.
     """
     check_option_names(options, RIGOROUS_OPTIONS)

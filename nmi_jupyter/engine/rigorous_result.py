@@ -216,6 +216,8 @@ class RigorousResult:
             f"fit ({f.mode}): gammas {_ranges(f.gammas_used)} used"
             + (f", dropped {_dropped_text(f.dropped)}" if f.dropped else "")
             + f"; slope {f.slope:.4g} {u}/gamma, delta {f.delta:.3f}, R² {f.r2:.3f}",
+            f"error budget (standard errors): fit {f.se_intercept:.4f}, dataset "
+            f"{f.se_data:.4f}, train/validation gap {_finite_or_dash(f.se_model)} {u}",
             f"runs: {len(self.runs)} on N = {self.n_samples} samples, "
             f"{self.settings['estimator']} / {self.settings['critic']}, {self.elapsed:.1f} s",
         ]
@@ -331,6 +333,10 @@ def flags_html(flags: tuple[Flag, ...]) -> str:
         for f in flags
     )
     return f"<ul style='margin:2px'>{items}</ul>" if items else ""
+
+
+def _finite_or_dash(value: float) -> str:
+    return f"{value:.4f}" if math.isfinite(value) else "-"
 
 
 def _badge(text: str, kind: str) -> str:

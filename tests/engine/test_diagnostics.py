@@ -159,6 +159,18 @@ def test_summary_and_html_show_flags_as_badges():
     assert "not reliable" in html and ">ceiling</span>" in html
 
 
+def test_summary_lists_the_error_budget_that_makes_the_interval():
+    r = _result(_runs(intercept=2.0, val_intercept=1.8))
+    f = r.fit
+    line = next(x for x in r.summary().splitlines() if x.startswith("error budget"))
+    for value in (f.se_intercept, f.se_data, f.se_model):
+        assert f"{value:.4f}" in line
+    # the three standard errors are what the interval is made of
+    assert math.sqrt(f.se_intercept**2 + f.se_data**2 + f.se_model**2) == pytest.approx(
+        f.se_interval
+    )
+
+
 def test_diagnose_is_pure_numbers():
     runs = _runs()
     fit = fit_runs(runs, 5000, REQUEST)
