@@ -86,7 +86,13 @@ class Row:
         return abs(self.estimate) > MISS_ABSOLUTE_AT_ZERO
 
 
-def run_case(case: Case, estimator: str, seed: int, save_dir: Path | None = None) -> Row:
+def run_case(
+    case: Case,
+    estimator: str,
+    seed: int,
+    save_dir: Path | None = None,
+    extra: dict | None = None,
+) -> Row:
     """Generate the case's data and run rigorous mode on it; errors become an error row.
 
     With ``save_dir`` the result is also saved there as ``<case>__<estimator>__s<seed>.json``
@@ -98,7 +104,8 @@ def run_case(case: Case, estimator: str, seed: int, save_dir: Path | None = None
         x, y = case.generate(seed)
         with warnings.catch_warnings(record=True) as caught:
             warnings.simplefilter("always")
-            rr = nmi.rigorous(x, y, seed=seed, estimator=estimator, device="cpu", **case.options)
+            options = {**case.options, **(extra or {})}
+            rr = nmi.rigorous(x, y, seed=seed, estimator=estimator, device="cpu", **options)
         if save_dir is not None:
             save_dir.mkdir(parents=True, exist_ok=True)
             rr.save(save_dir / result_name(case.name, estimator, seed))
@@ -238,6 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="write every row and the summary here")
     parser.add_argument(
+        "--copula", action="store_true", help="rigorous(copula=True): rank-Gaussianised inputs"
+    )
+    parser.add_argument(
         "--save-dir",
         type=Path,
         help="save every RigorousResult here as JSON (for recalibrate.py: refit, no training)",
@@ -270,7 +280,8 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases:
             for est in estimators:
                 for seed in seeds:
-                    row = run_case(case, est, seed, args.save_dir)
+                    extra = {"copula": True} if args.copula else None
+                    row = run_case(case, est, seed, args.save_dir, extra)
                     rows.append(row)
                     print(format_row(row), flush=True)
     except KeyboardInterrupt:

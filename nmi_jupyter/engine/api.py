@@ -9,7 +9,7 @@ from typing import Any
 
 from nmi_jupyter import __version__
 from nmi_jupyter.engine.config import EstimateConfig, check_option_names, make_config
-from nmi_jupyter.engine.data import check_gammas, check_pair
+from nmi_jupyter.engine.data import check_gammas, check_pair, copula_normal
 from nmi_jupyter.engine.distribute import (
     DEFAULT_RETRIES,
     check_executor,
@@ -88,7 +88,7 @@ def estimate(
             "one run in this process."
         )
     config = _seeded(make_config(config, **options))
-    xs, ys = check_pair(x, y)
+    xs, ys = _marginals(*check_pair(x, y), config)
     device = resolve_device(config.device)
     run = prepare_run(xs, ys, config, config.seed, device)
     with torch_threads(config.threads, device) as threads:
@@ -190,7 +190,7 @@ def rigorous(
         "min_gamma_points": min_gamma_points,
         "confidence_level": confidence_level,
     }
-    xs, ys = check_pair(x, y)
+    xs, ys = _marginals(*check_pair(x, y), config)
     n = len(xs)
     check_chunk_size(n, max(gamma_list), config)
     plan = plan_runs(n, gamma_list, repeats, control, config)
@@ -261,6 +261,12 @@ def rigorous(
         device=where,
         version=__version__,
     )
+
+
+def _marginals(xs, ys, config: EstimateConfig):
+    """The arrays the critics see: rank-Gaussianised when ``copula`` (before any split,
+    so every run of an analysis sees the same transform)."""
+    return (copula_normal(xs), copula_normal(ys)) if config.copula else (xs, ys)
 
 
 def _seeded(config: EstimateConfig) -> EstimateConfig:

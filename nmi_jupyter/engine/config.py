@@ -89,6 +89,10 @@ class EstimateConfig:
         gap: samples dropped between the training and validation blocks
             (``blocked`` split only) so autocorrelation does not leak.
         standardize: z-score each feature with statistics of the training part.
+        copula: first map each feature to a standard normal through its ranks (a
+            Gaussian-copula transform).  MI is unchanged by invertible per-feature
+            maps, and skewed or heavy-tailed features (spike counts, Student-t) stop
+            misleading the critic.  Ties share a rank.
         units: ``bits`` or ``nats`` for every number reported.
         seed: makes the run reproducible; ``None`` draws one and records it.
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda`` (``cuda:1`` too).
@@ -116,6 +120,7 @@ class EstimateConfig:
     val_fraction: float = DEFAULT_VAL_FRACTION
     gap: int = 0
     standardize: bool = True
+    copula: bool = False
     units: str = "bits"
     seed: int | None = None
     device: str = "auto"
@@ -155,8 +160,9 @@ class EstimateConfig:
                 f"val_fraction must be a number strictly between 0 and 0.5, not {fraction!r}."
             )
         self._set("val_fraction", float(fraction))
-        if not isinstance(self.standardize, bool):
-            raise OptionError(f"standardize must be True or False, not {self.standardize!r}.")
+        for name in ("standardize", "copula"):
+            if not isinstance(getattr(self, name), bool):
+                raise OptionError(f"{name} must be True or False, not {getattr(self, name)!r}.")
 
     def _set(self, name: str, value: Any) -> None:
         # Normalise numpy scalars to plain Python values so settings stay JSON data.

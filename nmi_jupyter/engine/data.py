@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
+from scipy import stats
 
 from nmi_jupyter.engine.errors import InsufficientDataError, InvalidDataError, OptionError
 
@@ -143,6 +144,17 @@ class Standardizer:
 
     def __call__(self, data: np.ndarray) -> np.ndarray:
         return (data - self.mean) / self.scale
+
+
+def copula_normal(data: np.ndarray) -> np.ndarray:
+    """Each column mapped to a standard normal through its ranks: ``Phi^-1(rank / (n + 1))``.
+
+    A monotone per-feature map, so MI is unchanged, and the result is the same for any
+    increasing transform of a column (exactly: only the ranks are used).  Ties get
+    their average rank.  (n, d) -> (n, d) float64.
+    """
+    ranks = stats.rankdata(data, axis=0)
+    return stats.norm.ppf(ranks / (len(data) + 1))
 
 
 def master_order(n: int, split: str, rng: np.random.Generator) -> np.ndarray:

@@ -38,6 +38,7 @@ class MagicDefaults(HasTraits):
     split = Enum(SPLITS, default_value=None, allow_none=True, help="random or blocked").tag(
         config=True
     )
+    copula = Bool(None, allow_none=True, help="rank-Gaussianise each feature").tag(config=True)
     units = Enum(UNITS, default_value=None, allow_none=True, help="bits or nats").tag(config=True)
     seed = CInt(None, allow_none=True, help="random seed").tag(config=True)
     device = Unicode(None, allow_none=True, help="auto, cpu, cuda").tag(config=True)
