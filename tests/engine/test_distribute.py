@@ -7,6 +7,7 @@ import math
 import multiprocessing
 import os
 import pickle
+import time
 
 import numpy as np
 import pytest
@@ -119,7 +120,9 @@ def test_a_broken_process_pool_returns_instead_of_hanging(data):
     resubmission is refused, and the analysis returns with every run reported."""
     context = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(1, mp_context=context) as pool:
-        pool.submit(os._exit, 1)  # the only worker dies while the units queue
+        # The only worker first sleeps (the units queue behind it), then dies.
+        pool.submit(time.sleep, 1.0)
+        pool.submit(os._exit, 1)
         with pytest.warns(NeuralMIWarning, match="failed on the executor"):
             res = nmi.rigorous(*data, executor=pool, **OPTIONS)
     assert {r.stop_reason for r in res.runs} == {"failed"}
