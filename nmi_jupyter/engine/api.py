@@ -7,6 +7,8 @@ import warnings
 from collections.abc import Iterable
 from typing import Any
 
+import numpy as np
+
 from nmi_jupyter import __version__
 from nmi_jupyter.engine.config import EstimateConfig, check_option_names, make_config
 from nmi_jupyter.engine.data import check_gammas, check_pair, copula_normal
@@ -263,7 +265,9 @@ def rigorous(
     )
 
 
-def _marginals(xs, ys, config: EstimateConfig):
+def _marginals(
+    xs: np.ndarray, ys: np.ndarray, config: EstimateConfig
+) -> tuple[np.ndarray, np.ndarray]:
     """The arrays the critics see: rank-Gaussianised when ``copula`` (before any split,
     so every run of an analysis sees the same transform)."""
     return (copula_normal(xs), copula_normal(ys)) if config.copula else (xs, ys)

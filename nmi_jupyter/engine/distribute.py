@@ -20,7 +20,7 @@ and returns the finished ones.  The engine never starts or stops a cluster.
 from __future__ import annotations
 
 import concurrent.futures as cf
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -85,7 +85,6 @@ class DistributedOutcome:
     stop_reason: str  # completed, cancelled or interrupted
     devices: tuple[str, ...]
     threads: int | None
-    attempts: dict[int, int] = field(default_factory=dict)  # unit_id -> submissions
 
 
 def make_units(plan: RunPlan, config: EstimateConfig, batched: bool) -> list[WorkUnit]:
@@ -216,7 +215,6 @@ class _Gather:
             stop_reason,
             tuple(self.devices),
             self.threads,
-            dict(self.attempts),
         )
 
     def send(self, unit_id: int) -> None:

@@ -11,6 +11,7 @@ import time
 
 import numpy as np
 import pytest
+from executor_checks import kept_runs_are_exact, run_values  # tests/engine
 
 import nmi_jupyter as nmi
 from nmi_jupyter.engine.config import make_config
@@ -30,10 +31,6 @@ def data():
 @pytest.fixture(scope="module")
 def in_process(data):
     return nmi.rigorous(*data, **OPTIONS)
-
-
-def _values(result):
-    return [(r.gamma, r.chunk, r.mi, r.mi_val, r.best_epoch) for r in result.runs + result.controls]
 
 
 class _Flaky(cf.Executor):
@@ -74,7 +71,7 @@ def test_thread_pool_gives_the_in_process_numbers(data, in_process):
     events = []
     with cf.ThreadPoolExecutor(2) as pool:
         res = nmi.rigorous(*data, executor=pool, observer=events.append, **OPTIONS)
-    assert _values(res) == _values(in_process)
+    assert run_values(res) == run_values(in_process)
     assert res.mi == in_process.mi and res.stop_reason == "completed"
     assert res.settings["executor"] == "ThreadPoolExecutor"
     # every run's events arrive, in order within each run
@@ -91,14 +88,14 @@ def test_spawned_process_pool_gives_the_in_process_numbers(data, in_process):
     context = multiprocessing.get_context("spawn")
     with cf.ProcessPoolExecutor(2, mp_context=context) as pool:
         res = nmi.rigorous(*data, executor=pool, **OPTIONS)
-    assert _values(res) == _values(in_process)
+    assert run_values(res) == run_values(in_process)
 
 
 def test_a_failing_unit_is_retried(data, in_process):
     flaky = _Flaky(failures=2)
     res = nmi.rigorous(*data, executor=flaky, retries=2, **OPTIONS)
     flaky.shutdown()
-    assert _values(res) == _values(in_process)
+    assert run_values(res) == run_values(in_process)
     assert flaky.submitted == 4 + 2  # 4 units (3 gammas + controls) and two resubmissions
 
 
@@ -149,8 +146,7 @@ def test_cancel_keeps_the_units_already_back(data, in_process):
         res = nmi.rigorous(*data, executor=pool, observer=observer, cancel=cancel, **OPTIONS)
     assert res.stop_reason == "cancelled" and res.partial
     assert 1 <= len(res.runs) < len(in_process.runs)
-    expected = {(r.gamma, r.chunk): r.mi for r in in_process.runs}
-    assert all(expected[(r.gamma, r.chunk)] == r.mi for r in res.runs)
+    assert kept_runs_are_exact(res, in_process)
 
 
 def test_interrupt_while_waiting_keeps_finished_units(data):
@@ -186,10 +182,10 @@ def test_analyses_in_concurrent_threads_are_reproducible(data, in_process):
             for batched in (True, False, True)
         ]
         results = [f.result() for f in futures]
-    assert _values(results[0]) == _values(results[2]) == _values(in_process)
+    assert run_values(results[0]) == run_values(results[2]) == run_values(in_process)
     # the one-at-a-time path: the same runs up to float rounding (see test_batched)
     assert np.allclose(
-        [v[2] for v in _values(results[1])], [v[2] for v in _values(in_process)], atol=2e-4
+        [v[2] for v in run_values(results[1])], [v[2] for v in run_values(in_process)], atol=2e-4
     )
     assert torch.get_num_threads() == before
 

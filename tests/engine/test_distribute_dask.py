@@ -7,6 +7,7 @@ import threading
 import time
 
 import pytest
+from executor_checks import kept_runs_are_exact, run_values  # tests/engine
 
 import nmi_jupyter as nmi
 from nmi_jupyter.engine.events import CancelToken, RunEnded, RunStarted
@@ -44,19 +45,15 @@ def in_process(data):
     return nmi.rigorous(*data, **OPTIONS)
 
 
-def _values(result):
-    return [(r.gamma, r.chunk, r.mi, r.mi_val, r.best_epoch) for r in result.runs + result.controls]
-
-
 def test_client_and_its_executor_give_the_in_process_numbers(client, data, in_process):
     events = []
     res = nmi.rigorous(*data, executor=client, observer=events.append, **OPTIONS)
-    assert _values(res) == _values(in_process) and res.mi == in_process.mi
+    assert run_values(res) == run_values(in_process) and res.mi == in_process.mi
     assert res.settings["executor"] == "Client" and res.device == "cpu"
     started = {e.run_id for e in events if isinstance(e, RunStarted)}
     assert started == set(range(len(res.runs) + len(res.controls)))
     res2 = nmi.rigorous(*data, executor=client.get_executor(), **OPTIONS)
-    assert _values(res2) == _values(in_process)
+    assert run_values(res2) == run_values(in_process)
 
 
 def test_the_data_are_scattered_not_sent_with_each_unit(client, data, monkeypatch):
@@ -123,7 +120,7 @@ def test_a_killed_worker_does_not_lose_runs(client, data, in_process):
     worker.join(timeout=180)
     assert not worker.is_alive(), "the analysis hung after a worker was killed"
     res = box["res"]
-    assert _values(res) == _values(in_process)
+    assert run_values(res) == run_values(in_process)
     client.wait_for_workers(2, timeout=60)  # the nanny restarts it for the next tests
 
 
@@ -146,8 +143,7 @@ def test_cancel_cancels_pending_units_and_keeps_finished_ones(
     assert time.monotonic() - start < 60
     assert res.stop_reason == "cancelled" and res.partial
     assert 1 <= len(res.runs) < len(in_process.runs)
-    expected = {(r.gamma, r.chunk): r.mi for r in in_process.runs}
-    assert all(expected[(r.gamma, r.chunk)] == r.mi for r in res.runs)
+    assert kept_runs_are_exact(res, in_process)
 
 
 def test_stop_on_a_live_event_returns_what_is_back(client, data, in_process):
@@ -161,5 +157,4 @@ def test_stop_on_a_live_event_returns_what_is_back(client, data, in_process):
 
     res = nmi.rigorous(*data, executor=client, observer=observer, cancel=cancel, **OPTIONS)
     assert res.stop_reason == "cancelled" and len(res.runs) < len(in_process.runs)
-    expected = {(r.gamma, r.chunk): r.mi for r in in_process.runs}
-    assert all(expected[(r.gamma, r.chunk)] == r.mi for r in res.runs)
+    assert kept_runs_are_exact(res, in_process)
