@@ -62,26 +62,39 @@ def plot_gamma_fit(result: RigorousResult, ax=None):
                 alpha=0.15,
                 label=f"{round(100 * fit.confidence_level)}% confidence band",
             )
+        low, high = result.interval
         ax.errorbar(
             0,
             fit.mi,
-            yerr=fit.mi_error,
+            yerr=[[fit.mi - low], [high - fit.mi if math.isfinite(high) else 0.0]],
             fmt="D",
             color="C3",
             capsize=4,
             ms=7,
-            label=f"corrected MI {fit.mi:.3f} ± {fit.mi_error:.3f}",
+            label=f"corrected MI {result.mi_text(3)}",
             zorder=4,
         )
+        if not math.isfinite(high):  # InfoNCE at its ceiling: the truth may be far above
+            ax.annotate(
+                "",
+                xy=(0, 0.98),
+                xycoords=("data", "axes fraction"),
+                xytext=(0, fit.mi),
+                textcoords="data",
+                arrowprops={"arrowstyle": "-|>", "color": "C3", "lw": 1.5},
+                zorder=4,
+            )
     ax.set_xlim(-0.4, max(result.gammas) + 0.6)
     ax.set_xlabel("gamma (data split into gamma chunks)")
     ax.set_ylabel(f"MI ({u})")
     verdict = "reliable" if result.is_reliable else "NOT reliable"
     ax.set_title(f"Bias correction: MI = {result.mi:.3f} {u} ({verdict})")
     n = result.n_samples
-    secondary = ax.secondary_xaxis(
-        "top", functions=(lambda g: n / np.maximum(g, 1e-9), lambda s: n / np.maximum(s, 1e-9))
-    )
+    # Samples per run at a few gammas, as labels: a function axis (n / gamma) breaks
+    # down at gamma <= 0, which the plot shows for the extrapolated value.
+    secondary = ax.secondary_xaxis("top")
+    marks = [g for g in result.gammas if g in (1, 2, 3, 5, 10, 20, 50)] or list(result.gammas)
+    secondary.set_xticks(marks, labels=[str(n // g) for g in marks])
     secondary.set_xlabel("samples per run (N / gamma)")
     ax.legend(loc="best", fontsize="small")
     return ax

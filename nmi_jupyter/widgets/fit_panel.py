@@ -232,8 +232,9 @@ class FitPanel(widgets.VBox):
         centre = fit.mi + fit.slope * grid
         band = np.nan_to_num(fit.band(grid))
         largest = max(used)
-        low = float(np.nanmin(np.concatenate([mi, [fit.ci[0]], centre - band])))
-        high = float(np.nanmax(np.concatenate([mi, [fit.ci[1]], centre + band])))
+        ci_low, ci_high = r.interval  # one-sided at InfoNCE's ceiling: the bar runs to the top
+        low = float(np.nanmin(np.concatenate([mi, [ci_low], centre - band])))
+        high = float(np.nanmax(np.concatenate([mi, [min(ci_high, fit.ci[1])], centre + band])))
         pad = 0.08 * (high - low or 1.0)
         self._syncing = True
         try:
@@ -248,7 +249,8 @@ class FitPanel(widgets.VBox):
                 self.line.x, self.line.y = grid, centre
                 self.band.x, self.band.y = grid, np.stack([centre - band, centre + band])
                 self.corrected.x, self.corrected.y = [0.0], [fit.mi]
-                self.corrected_bar.x, self.corrected_bar.y = [0.0, 0.0], list(fit.ci)
+                self.corrected_bar.x = [0.0, 0.0]
+                self.corrected_bar.y = [ci_low, min(ci_high, high + pad)]
                 self.handle.x, self.handle.y = [largest + 0.5], [high]
                 self.cut_line.x = [largest + 0.5, largest + 0.5]
                 self.cut_line.y = [low - pad, high + pad]
@@ -265,8 +267,8 @@ class FitPanel(widgets.VBox):
         badge = _badge("reliable", "success") if r.is_reliable else _badge("not reliable", "error")
         dropped = ", ".join(f"{g} ({why})" for g, why in sorted(fit.dropped.items())) or "none"
         return (
-            f"<div><b style='font-size:115%'>corrected MI = {fit.mi:.4f} &plusmn; "
-            f"{fit.mi_error:.4f} {u}</b> ({level}% CI; prediction &plusmn; "
+            f"<div><b style='font-size:115%'>corrected MI = {html.escape(r.mi_text())}</b> "
+            f"({level}% {'one-sided CI' if r.lower_bound_only else 'CI'}; prediction &plusmn; "
             f"{fit.mi_error_pred:.4f}) {badge}<br>"
             f"slope {fit.slope:.4g} {u}/gamma &middot; delta {fit.delta:.3f} &middot; "
             f"R&sup2; {fit.r2:.3f} &middot; {len(fit.gammas_used)} gammas used ({fit.mode}); "

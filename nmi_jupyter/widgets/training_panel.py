@@ -325,10 +325,7 @@ class TrainingPanel(widgets.VBox):
             )
         else:
             level = "reliable" if result.is_reliable else "NOT reliable"
-            verdict = (
-                f"<b>corrected MI = {mi:.3f} &plusmn; {result.mi_error:.3f} "
-                f"{result.units}</b> &middot; {level}"
-            )
+            verdict = f"<b>corrected MI = {html.escape(result.mi_text(3))}</b> &middot; {level}"
         if stopped:
             verdict = f"<b>{html.escape(reason)}</b> &middot; " + verdict
         self.status.value = verdict

@@ -84,6 +84,22 @@ def test_ceiling_flag_for_infonce_only():
     assert not _result(runs).is_reliable
 
 
+def test_at_the_ceiling_the_interval_is_one_sided():
+    # InfoNCE capped by log(batch_size) is only a lower bound: on the accuracy suite such
+    # estimates were 10-46 % low, so the interval keeps its lower end and opens upwards.
+    capped = _result(_runs(intercept=6.5))
+    assert capped.lower_bound_only
+    low, high = capped.interval
+    assert low == capped.fit.ci[0] and high == math.inf
+    assert "at least" in capped.summary().splitlines()[0]
+    assert "one-sided" in capped.summary().splitlines()[0]
+    assert "lower bound" in repr(capped)
+    # the same runs under SMILE (no ceiling), or InfoNCE far below it: two-sided
+    for r in (_result(_runs(intercept=6.5), estimator="smile"), _result(_runs())):
+        assert not r.lower_bound_only and r.interval == r.fit.ci
+        assert "±" in r.mi_text() and "at least" not in r.summary()
+
+
 def test_unstable_runs_are_excluded_and_flagged():
     runs = list(_runs())
     runs[5] = _run(3, 2, 50.0, stop="diverged")  # a wild value that must not enter the fit
@@ -163,12 +179,11 @@ def test_summary_lists_the_error_budget_that_makes_the_interval():
     r = _result(_runs(intercept=2.0, val_intercept=1.8))
     f = r.fit
     line = next(x for x in r.summary().splitlines() if x.startswith("error budget"))
-    for value in (f.se_intercept, f.se_data, f.se_model):
+    for value in (f.se_intercept, f.se_data, f.se_model, f.se_systematic):
         assert f"{value:.4f}" in line
-    # the three standard errors are what the interval is made of
-    assert math.sqrt(f.se_intercept**2 + f.se_data**2 + f.se_model**2) == pytest.approx(
-        f.se_interval
-    )
+    # the four standard errors are what the interval is made of
+    parts = (f.se_intercept, f.se_data, f.se_model, f.se_systematic)
+    assert math.sqrt(sum(p**2 for p in parts)) == pytest.approx(f.se_interval)
 
 
 def test_diagnose_is_pure_numbers():

@@ -82,6 +82,25 @@ def test_readout_badge_and_reasons(result):
     assert "--jp-error-color1" in panel.readout.value
 
 
+def test_at_the_ceiling_the_bar_runs_off_the_top(result):
+    # The same runs 1 bit higher under batch_size 2: log2(2) = 1 bit, below them, so
+    # InfoNCE is at its ceiling and the interval is one-sided: the bar at gamma = 0
+    # reaches the top of the plot.
+    d = result.to_dict()
+    d["settings"] = {**d["settings"], "estimator": "infonce", "batch_size": 2}
+    for run in d["runs"]:
+        run["mi"] += 1.0
+    capped = type(result).from_dict(d)
+    assert capped.lower_bound_only
+    panel = FitPanel(capped)
+    assert panel.corrected_bar.y[0] == pytest.approx(capped.interval[0])
+    assert panel.corrected_bar.y[1] == pytest.approx(panel.y_scale.max)
+    assert "at least" in panel.readout.value and "one-sided" in panel.readout.value
+    plain = FitPanel(result)
+    np.testing.assert_allclose(plain.corrected_bar.y, result.fit.ci)
+    assert "at least" not in plain.readout.value
+
+
 def test_result_panel_method_and_no_fit(result):
     assert isinstance(result.panel(), FitPanel)
     import dataclasses
