@@ -245,7 +245,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", type=Path, help="write every row and the summary here")
     parser.add_argument(
-        "--copula", action="store_true", help="rigorous(copula=True): rank-Gaussianised inputs"
+        "--no-copula",
+        action="store_true",
+        help="rigorous(copula=False): raw (standardised) inputs instead of the default ranks",
     )
     parser.add_argument(
         "--save-dir",
@@ -280,7 +282,7 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases:
             for est in estimators:
                 for seed in seeds:
-                    extra = {"copula": True} if args.copula else None
+                    extra = {"copula": False} if args.no_copula else None
                     row = run_case(case, est, seed, args.save_dir, extra)
                     rows.append(row)
                     print(format_row(row), flush=True)

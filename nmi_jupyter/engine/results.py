@@ -88,7 +88,9 @@ class EstimateResult:
     device: str
     threads: int
     version: str = ""
-    critic: Any = field(default=None, repr=False, compare=False)  # the trained torch module
+    # The trained torch module.  It takes the features as it saw them: rank-Gaussianised
+    # (copula, the default) and standardised with training statistics, not the raw arrays.
+    critic: Any = field(default=None, repr=False, compare=False)
 
     @property
     def epochs_run(self) -> int:

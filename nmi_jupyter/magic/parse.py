@@ -115,7 +115,14 @@ def _build_parser() -> argparse.ArgumentParser:
         "--copula",
         action="store_const",
         const=True,
-        help="rank-Gaussianise each feature first (MI unchanged; tames heavy tails)",
+        help="rank-Gaussianise each feature first (the default; MI unchanged; tames heavy tails)",
+    )
+    p.add_argument(
+        "--no-copula",
+        dest="copula",
+        action="store_const",
+        const=False,
+        help="give the critic the raw (standardised) features",
     )
     p.add_argument("--device", type=str, help=", ".join(DEVICES) + " or cuda:N")
     p.add_argument(

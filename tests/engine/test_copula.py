@@ -1,4 +1,4 @@
-"""copula=True: features rank-Gaussianised before training (MI is invariant to it)."""
+"""copula (the default): features rank-Gaussianised before training (MI is invariant to it)."""
 
 import numpy as np
 import pytest
@@ -32,8 +32,9 @@ def test_copula_results_do_not_depend_on_increasing_marginal_maps():
     a = nmi.estimate(x, y, copula=True, **TINY)
     b = nmi.estimate(bent_x, bent_y, copula=True, **TINY)
     assert a.mi == b.mi and a.settings["copula"] is True
-    plain = nmi.estimate(bent_x, bent_y, **TINY)
-    assert plain.mi != a.mi  # without it the critic sees the bent features
+    assert nmi.estimate(bent_x, bent_y, **TINY).mi == a.mi  # it is the default
+    plain = nmi.estimate(bent_x, bent_y, copula=False, **TINY)
+    assert plain.mi != a.mi and plain.settings["copula"] is False  # raw bent features
     r = nmi.rigorous(bent_x, bent_y, copula=True, gammas=[1, 2, 3], **TINY)
     assert r.settings["copula"] is True
 
@@ -42,6 +43,7 @@ def test_the_magic_line_takes_copula():
     from nmi_jupyter.magic.parse import parse_line
 
     assert parse_line("x y --copula").options == {"copula": True}
+    assert parse_line("x y --no-copula").options == {"copula": False}
     assert "copula" not in parse_line("x y").options  # unset: %config or the default decide
 
 
