@@ -26,6 +26,7 @@ from nmi_jupyter.engine.extrapolate import (
     DEFAULT_MIN_GAMMA_POINTS,
     check_fit_options,
 )
+from nmi_jupyter.engine.linear_bound import linear_bound
 from nmi_jupyter.engine.plan import (
     check_chunk_size,
     plan_runs,
@@ -112,6 +113,7 @@ def estimate(
         device=str(device),
         threads=threads,
         version=__version__,
+        linear=linear_bound(xs, ys, normal_scores=config.copula),
         critic=outcome.critic,
     )
 
@@ -195,6 +197,7 @@ def rigorous(
     xs, ys = _marginals(*check_pair(x, y), config)
     n = len(xs)
     check_chunk_size(n, max(gamma_list), config)
+    linear = linear_bound(xs, ys, normal_scores=config.copula)
     plan = plan_runs(n, gamma_list, repeats, control, config)
     start = time.perf_counter()
     if executor is None:
@@ -258,6 +261,7 @@ def rigorous(
         },
         threads=threads,
         controls=controls,
+        linear=linear,
         stop_reason=stop_reason,
         elapsed=time.perf_counter() - start,
         device=where,

@@ -36,15 +36,6 @@ LEVERAGE_Z = 3.0
 # The model error of the extrapolation, as a multiple of the gap between the
 # training-MI and the validation-MI intercepts; see `model_standard_error`.
 MODEL_ERROR_SCALE = 1.0
-# The systematic error of a trained critic, as a fraction of the estimate, added to
-# the interval as one more standard error.  Even when every check passes, neural
-# estimators keep a bias of a few percent that no spread within one analysis reveals
-# (latent 2-d in 500-d, N = 10^4: -2 to -6 % on every seed and both estimators, with
-# statistical errors of 1-2 %).  Chosen on the accuracy suite, seeds 0 and 1 (copula
-# inputs): coverage of the 68 % interval on the Gaussian and latent cases 62 % without
-# it (54 % on seed 1), 71 % with 2 % (67 % on seed 1); 1 % changed nothing and 3 % no
-# more than 2 %.  Checked on seeds 2 and 3 afterwards (README "Accuracy").
-SYSTEMATIC_FRACTION = 0.02
 # The curvature flag needs the quadratic coefficient to stand out of the noise by this
 # many standard errors, besides delta >= delta_threshold: with a small slope, noise
 # alone makes delta large.  On the accuracy suite (seeds 0 and 1) this test spared 8
@@ -128,7 +119,6 @@ class GammaFit:
     se_data: float  # the dataset's own fluctuation, shared by every gamma (see below)
     mi_val: float  # intercept of the same fit to the validation MI (NaN without it)
     se_model: float  # model error of the extrapolation: see model_standard_error
-    se_systematic: float  # SYSTEMATIC_FRACTION of |mi|: the critic's own bias
     delta: float
     r2: float
     gammas_used: tuple[int, ...]
@@ -161,8 +151,8 @@ class GammaFit:
 
     @property
     def se_interval(self) -> float:
-        """The standard error behind ``ci``: statistical, model and systematic error."""
-        return math.hypot(self.se_total, self.se_model, self.se_systematic)
+        """The standard error behind ``ci``: statistical and model error together."""
+        return math.hypot(self.se_total, self.se_model)
 
     def band(self, gamma: np.ndarray) -> np.ndarray:
         """Half-width of the confidence band of the fitted line at each ``gamma``."""
@@ -263,8 +253,7 @@ def fit_gamma_line(
     se = math.sqrt(line.cov[0, 0]) if line.dof > 0 else math.nan
     se_data = data_standard_error(g_used, mi_used)
     mi_val_fit, se_model = model_standard_error(intercept, *_select(val_gamma, val_arr, used))
-    se_systematic = SYSTEMATIC_FRACTION * abs(intercept)
-    se_ci = math.sqrt(se**2 + se_data**2 + se_model**2 + se_systematic**2)
+    se_ci = math.sqrt(se**2 + se_data**2 + se_model**2)
     t = stats.t.ppf(0.5 + confidence_level / 2, line.dof) if line.dof > 0 else math.nan
     se_pred = math.sqrt(se_ci**2 + line.scale) if line.dof > 0 else math.nan
     ci = (intercept - t * se_ci, intercept + t * se_ci)
@@ -344,7 +333,6 @@ def fit_gamma_line(
         se_data=se_data,
         mi_val=mi_val_fit,
         se_model=se_model,
-        se_systematic=se_systematic,
         delta=float(delta),
         r2=line.r2,
         gammas_used=tuple(used),

@@ -84,6 +84,16 @@ def plot_gamma_fit(result: RigorousResult, ax=None):
                 arrowprops={"arrowstyle": "-|>", "color": "C3", "lw": 1.5},
                 zorder=4,
             )
+    bound = result.linear_mi
+    low, high = ax.get_ylim()
+    if math.isfinite(bound) and (result.below_linear_bound or low <= bound <= high):
+        ax.axhline(
+            bound,
+            color="C2",
+            ls="--",
+            lw=1.2,
+            label=f"lower bound, one feature pair ({bound:.3f}; no training)",
+        )
     ax.set_xlim(-0.4, max(result.gammas) + 0.6)
     ax.set_xlabel("gamma (data split into gamma chunks)")
     ax.set_ylabel(f"MI ({u})")
@@ -93,7 +103,7 @@ def plot_gamma_fit(result: RigorousResult, ax=None):
     # Samples per run at a few gammas, as labels: a function axis (n / gamma) breaks
     # down at gamma <= 0, which the plot shows for the extrapolated value.
     secondary = ax.secondary_xaxis("top")
-    marks = [g for g in result.gammas if g in (1, 2, 3, 5, 10, 20, 50)] or list(result.gammas)
+    marks = [g for g in result.gammas if g in (1, 2, 5, 10, 20, 50)] or list(result.gammas)
     secondary.set_xticks(marks, labels=[str(n // g) for g in marks])
     secondary.set_xlabel("samples per run (N / gamma)")
     ax.legend(loc="best", fontsize="small")

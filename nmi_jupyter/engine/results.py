@@ -16,8 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from nmi_jupyter.engine.diagnostics import linear_bound_flag
 from nmi_jupyter.engine.errors import NeuralMIError
 from nmi_jupyter.engine.events import STOP_REASONS
+from nmi_jupyter.engine.linear_bound import LinearBound
 
 __all__ = ["History", "EstimateResult", "load", "FORMAT_NAME", "FORMAT_VERSION"]
 
@@ -88,6 +90,7 @@ class EstimateResult:
     device: str
     threads: int
     version: str = ""
+    linear: LinearBound | None = None  # best feature pair's closed-form lower bound (nats)
     # The trained torch module.  It takes the features as it saw them: rank-Gaussianised
     # (copula, the default) and standardised with training statistics, not the raw arrays.
     critic: Any = field(default=None, repr=False, compare=False)
@@ -123,6 +126,15 @@ class EstimateResult:
             f"{self.n_val} validation samples, x {self.x_dim}-d, y {self.y_dim}-d, "
             f"{self.elapsed:.1f} s on {self.device}",
         ]
+        if self.linear is not None:
+            bound, se = self.linear.in_units(self.units)
+            lines.append(
+                f"lower bound from one feature pair (X[:, {self.linear.pair[0]}], "
+                f"Y[:, {self.linear.pair[1]}]; Gaussian copula, no training): "
+                f"{bound:.4f} ± {se:.4f} {self.units}"
+            )
+        flags = linear_bound_flag(self.mi, self.linear, self.units)
+        lines += [f"warning: {f.message}." for f in flags]
         if math.isfinite(self.ceiling) and self.mi > 0.9 * self.ceiling:
             lines.append(
                 f"warning: the MI is within 10% of the InfoNCE ceiling "
@@ -153,7 +165,7 @@ class EstimateResult:
 
     def _table_rows(self) -> list[tuple[str, str]]:
         s = self.settings
-        return [
+        rows = [
             ("MI", f"{self.mi:.4f} {self.units}"),
             ("validation MI", f"{self.mi_val:.4f} {self.units}"),
             ("best epoch", f"{self.best_epoch} of {self.epochs_run} (max {s['epochs']})"),
@@ -164,6 +176,15 @@ class EstimateResult:
             ("time", f"{self.elapsed:.2f} s on {self.device}"),
             ("seed", str(s.get("seed"))),
         ]
+        if self.linear:
+            bound = self.linear.in_units(self.units)[0]
+            rows.append(
+                ("lower bound, one feature pair", f"{bound:.4f} {self.units} (no training)")
+            )
+        rows += [
+            ("warning", f.message) for f in linear_bound_flag(self.mi, self.linear, self.units)
+        ]
+        return rows
 
     # ----- plot -----
     def plot(self, ax=None):
@@ -212,6 +233,7 @@ class EstimateResult:
             "device": self.device,
             "threads": self.threads,
             "version": self.version,
+            "linear": self.linear.to_dict() if self.linear else None,
         }
 
     @classmethod
@@ -220,6 +242,8 @@ class EstimateResult:
         data.pop("kind", None)
         data["mi"], data["mi_val"] = float_in(data["mi"]), float_in(data["mi_val"])
         data["history"] = History.from_dict(data["history"])
+        linear = data.pop("linear", None)  # absent from files saved before it existed
+        data["linear"] = LinearBound.from_dict(linear) if linear else None
         return cls(**data)
 
     def save(self, path: str | os.PathLike) -> None:

@@ -14,6 +14,7 @@ import numpy as np
 from nmi_jupyter.engine.diagnostics import control_estimate, diagnose
 from nmi_jupyter.engine.extrapolate import GammaFit, fit_gamma_line
 from nmi_jupyter.engine.flags import Flag, reasons_of, warnings_of
+from nmi_jupyter.engine.linear_bound import LinearBound
 from nmi_jupyter.engine.results import (
     History,
     float_in,
@@ -66,10 +67,9 @@ class RigorousResult:
     confidence and prediction intervals at ``fit.confidence_level``.
 
     The interval adds to the textbook WLS error the dataset's own fluctuation
-    (estimated from the chunk-to-chunk spread; ``fit.se_data``), the model error
+    (estimated from the chunk-to-chunk spread; ``fit.se_data``) and the model error
     of the extrapolation (the gap between the training-MI and validation-MI
-    intercepts; ``fit.se_model``, ``fit.mi_val``) and a systematic 2 % of the
-    estimate (``fit.se_systematic``), all calibrated on ``benchmarks/accuracy``.
+    intercepts; ``fit.se_model``, ``fit.mi_val``), checked on ``benchmarks/accuracy``.
     Near InfoNCE's ceiling it is one-sided (``interval``, ``lower_bound_only``).
 
     The verdict: ``flags`` lists every finding (:class:`Flag`: a code and one
@@ -99,6 +99,7 @@ class RigorousResult:
     threads: int = 1
     version: str = ""
     controls: tuple[RunRecord, ...] = ()  # shuffled-pairs control runs (truth: MI = 0)
+    linear: LinearBound | None = None  # best feature pair's closed-form lower bound (nats)
 
     # ----- the numbers -----
     @property
@@ -150,7 +151,9 @@ class RigorousResult:
             if self.fit
             else [Flag("too_few_gammas", "fewer than two gammas finished: there is no fit")]
         )
-        flags += diagnose(self.runs, self.controls, self.fit, self.settings, self.units)
+        flags += diagnose(
+            self.runs, self.controls, self.fit, self.settings, self.units, self.linear
+        )
         if self.partial:
             flags.append(
                 Flag("partial", f"the analysis was {self.stop_reason} before all runs finished")
@@ -168,6 +171,17 @@ class RigorousResult:
     @property
     def warnings(self) -> tuple[str, ...]:
         return warnings_of(self.flags)
+
+    @property
+    def linear_mi(self) -> float:
+        """The closed-form lower bound from the best feature pair, in ``units`` (NaN if
+        not computed); see :mod:`nmi_jupyter.engine.linear_bound`."""
+        return self.linear.in_units(self.units)[0] if self.linear else math.nan
+
+    @property
+    def below_linear_bound(self) -> bool:
+        """True when the estimate is flagged as well below :attr:`linear_mi`."""
+        return any(f.code == "below_linear_bound" for f in self.flags)
 
     @property
     def control_mi(self) -> float:
@@ -244,14 +258,24 @@ class RigorousResult:
             + (f", dropped {_dropped_text(f.dropped)}" if f.dropped else "")
             + f"; slope {f.slope:.4g} {u}/gamma, delta {f.delta:.3f}, R² {f.r2:.3f}",
             f"error budget (standard errors): fit {f.se_intercept:.4f}, dataset "
-            f"{f.se_data:.4f}, train/validation gap {_finite_or_dash(f.se_model)}, "
-            f"systematic {f.se_systematic:.4f} {u}",
+            f"{f.se_data:.4f}, train/validation gap {_finite_or_dash(f.se_model)} {u}",
+            *self._linear_lines(),
             f"runs: {len(self.runs)} on N = {self.n_samples} samples, "
             f"{self.settings['estimator']} / {self.settings['critic']}, {self.elapsed:.1f} s",
         ]
         lines += [f"unreliable because {r}" for r in self.reasons]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+    def _linear_lines(self) -> list[str]:
+        if self.linear is None:
+            return []
+        bound, se = self.linear.in_units(self.units)
+        i, j = self.linear.pair
+        return [
+            f"lower bound from one feature pair (X[:, {i}], Y[:, {j}]; Gaussian copula, "
+            f"no training): {bound:.4f} ± {se:.4f} {self.units}"
+        ]
 
     def __str__(self) -> str:
         return self.summary()
@@ -302,6 +326,7 @@ class RigorousResult:
             "kind": "rigorous",
             "runs": [r.to_dict() for r in self.runs],
             "controls": [r.to_dict() for r in self.controls],
+            "linear": self.linear.to_dict() if self.linear else None,
             "flags": [f.to_dict() for f in self.flags],  # for readers; recomputed on load
             "fit": self.fit.to_dict() if self.fit else None,  # for readers; recomputed on load
             "units": self.units,
@@ -323,6 +348,8 @@ class RigorousResult:
         d.pop("flags", None)
         runs = tuple(RunRecord.from_dict(r) for r in d.pop("runs"))
         d["controls"] = tuple(RunRecord.from_dict(r) for r in d.pop("controls", []))
+        linear = d.pop("linear", None)  # absent from files saved before it existed
+        d["linear"] = LinearBound.from_dict(linear) if linear else None
         d["gammas"] = tuple(d["gammas"])
         return cls(runs=runs, fit=fit_runs(runs, d["n_samples"], d["settings"]["fit"]), **d)
 

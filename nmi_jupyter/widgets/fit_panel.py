@@ -20,6 +20,7 @@ from nmi_jupyter.engine.rigorous_result import RigorousResult, _badge, flags_htm
 __all__ = ["FitPanel"]
 
 USED, DROPPED, FIT, HANDLE = "#1f77b4", "#9e9e9e", "#d62728", "#ff7f0e"
+BOUND = "#2ca02c"  # the closed-form lower bound from one feature pair
 
 
 class FitPanel(widgets.VBox):
@@ -79,6 +80,9 @@ class FitPanel(widgets.VBox):
             x=[], y=[], scales=scales, colors=[FIT], marker="diamond", default_size=120
         )
         self.cut_line = bq.Lines(x=[], y=[], scales=scales, colors=[HANDLE], line_style="dashed")
+        self.bound_line = bq.Lines(
+            x=[], y=[], scales=scales, colors=[BOUND], line_style="dashed", stroke_width=1.5
+        )
         self.handle = bq.Scatter(
             x=[top + 0.5],
             y=[0.0],
@@ -106,6 +110,7 @@ class FitPanel(widgets.VBox):
         ]
         self.figure = bq.Figure(
             marks=[
+                self.bound_line,
                 self.band,
                 self.line,
                 self.runs_out,
@@ -235,6 +240,10 @@ class FitPanel(widgets.VBox):
         ci_low, ci_high = r.interval  # one-sided at InfoNCE's ceiling: the bar runs to the top
         low = float(np.nanmin(np.concatenate([mi, [ci_low], centre - band])))
         high = float(np.nanmax(np.concatenate([mi, [min(ci_high, fit.ci[1])], centre + band])))
+        bound = r.linear_mi  # drawn when flagged (the plot then reaches it) or in range
+        show_bound = math.isfinite(bound) and (r.below_linear_bound or low <= bound <= high)
+        if show_bound:
+            low, high = min(low, bound), max(high, bound)
         pad = 0.08 * (high - low or 1.0)
         self._syncing = True
         try:
@@ -249,6 +258,8 @@ class FitPanel(widgets.VBox):
                 self.line.x, self.line.y = grid, centre
                 self.band.x, self.band.y = grid, np.stack([centre - band, centre + band])
                 self.corrected.x, self.corrected.y = [0.0], [fit.mi]
+                self.bound_line.x = [0.0, float(self.gammas.max())] if show_bound else []
+                self.bound_line.y = [bound, bound] if show_bound else []
                 self.corrected_bar.x = [0.0, 0.0]
                 self.corrected_bar.y = [ci_low, min(ci_high, high + pad)]
                 self.handle.x, self.handle.y = [largest + 0.5], [high]
@@ -273,5 +284,11 @@ class FitPanel(widgets.VBox):
             f"slope {fit.slope:.4g} {u}/gamma &middot; delta {fit.delta:.3f} &middot; "
             f"R&sup2; {fit.r2:.3f} &middot; {len(fit.gammas_used)} gammas used ({fit.mode}); "
             f"dropped: {html.escape(dropped)}"
-            f"{flags_html(r.flags)}</div>"
+            + (
+                f"<br>lower bound from one feature pair (no training, green dashes): "
+                f"{r.linear_mi:.4f} {u}"
+                if math.isfinite(r.linear_mi)
+                else ""
+            )
+            + f"{flags_html(r.flags)}</div>"
         )

@@ -6,6 +6,7 @@ import numpy as np
 import pytest
 
 from nmi_jupyter.engine.diagnostics import control_estimate, diagnose
+from nmi_jupyter.engine.linear_bound import LinearBound
 from nmi_jupyter.engine.results import History
 from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord, fit_runs
 
@@ -47,7 +48,7 @@ def _runs(intercept=2.0, slope=0.01, val_intercept=None, noise=0.01, seed=0):
     return tuple(runs)
 
 
-def _result(runs, controls=(), estimator="infonce", stop="completed"):
+def _result(runs, controls=(), estimator="infonce", stop="completed", linear=None):
     settings = {"estimator": estimator, "batch_size": 128, "critic": "separable", "fit": REQUEST}
     return RigorousResult(
         runs=runs,
@@ -61,6 +62,7 @@ def _result(runs, controls=(), estimator="infonce", stop="completed"):
         elapsed=1.0,
         device="cpu",
         controls=controls,
+        linear=linear,
     )
 
 
@@ -98,6 +100,31 @@ def test_at_the_ceiling_the_interval_is_one_sided():
     for r in (_result(_runs(intercept=6.5), estimator="smile"), _result(_runs())):
         assert not r.lower_bound_only and r.interval == r.fit.ci
         assert "±" in r.mi_text() and "at least" not in r.summary()
+
+
+def _bound(bits, se_bits=0.01, pair=(3, 1)):
+    return LinearBound(bits * math.log(2), se_bits * math.log(2), pair, 5000)
+
+
+def test_an_estimate_far_below_the_linear_bound_is_flagged():
+    # The runs say 2 bits; one feature pair alone certifies 3: the critic missed it.
+    low = _result(_runs(intercept=2.0), estimator="smile", linear=_bound(3.0))
+    assert "below_linear_bound" in _codes(low) and not low.is_reliable
+    flag = next(f for f in low.flags if f.code == "below_linear_bound")
+    assert "X[:, 3] and Y[:, 1]" in flag.message and "33% below" in flag.message
+    assert "lower bound from one feature pair (X[:, 3], Y[:, 1]" in low.summary()
+    assert "3.0000 ± 0.0100 bits" in low.summary()
+    # within 15 % of the bound (2.0 vs 2.3), near zero, or with no bound: no flag
+    for ok in (
+        _result(_runs(intercept=2.0), estimator="smile", linear=_bound(2.3)),
+        _result(_runs(intercept=0.0, slope=0.0), estimator="smile", linear=_bound(0.04)),
+        _result(_runs(intercept=2.0), estimator="smile"),
+    ):
+        assert "below_linear_bound" not in _codes(ok)
+    # a noisy bound (few samples) gets 2 standard errors of room: 2.0 vs 2.6 +- 0.35
+    noisy = _result(_runs(intercept=2.0), estimator="smile", linear=_bound(2.6, se_bits=0.35))
+    assert "below_linear_bound" not in _codes(noisy)
+    assert "lower bound from one feature pair" not in _result(_runs()).summary()
 
 
 def test_unstable_runs_are_excluded_and_flagged():
@@ -179,11 +206,12 @@ def test_summary_lists_the_error_budget_that_makes_the_interval():
     r = _result(_runs(intercept=2.0, val_intercept=1.8))
     f = r.fit
     line = next(x for x in r.summary().splitlines() if x.startswith("error budget"))
-    for value in (f.se_intercept, f.se_data, f.se_model, f.se_systematic):
+    for value in (f.se_intercept, f.se_data, f.se_model):
         assert f"{value:.4f}" in line
-    # the four standard errors are what the interval is made of
-    parts = (f.se_intercept, f.se_data, f.se_model, f.se_systematic)
-    assert math.sqrt(sum(p**2 for p in parts)) == pytest.approx(f.se_interval)
+    # the three standard errors are what the interval is made of
+    assert math.sqrt(f.se_intercept**2 + f.se_data**2 + f.se_model**2) == pytest.approx(
+        f.se_interval
+    )
 
 
 def test_diagnose_is_pure_numbers():

@@ -188,7 +188,22 @@ def test_save_and_load_round_trip(tmp_path, data):
     loaded = nmi.load(path)
     assert loaded == r  # compares every field but the (unsaved) trained critic
     assert loaded.critic is None
-    assert loaded.summary() == r.summary()
+    assert loaded.summary() == r.summary() and loaded.linear == r.linear
+
+
+def test_a_critic_far_below_the_linear_bound_gets_a_warning():
+    # 6 bits in one dimension and 2 epochs: the critic is nowhere near the truth, while
+    # the closed-form bound of the one feature pair already shows about 6 bits.
+    x, y = nmi.generators.correlated_gaussians(2000, 1, 6.0, seed=0)
+    r = nmi.estimate(x, y, seed=0, **{**FAST, "epochs": 2})
+    bound, se = r.linear.in_units("bits")
+    assert abs(bound - 6.0) < 0.3 and r.linear.pair == (0, 0) and r.mi < 0.85 * bound
+    assert "warning: the estimate" in r.summary() and "a lower bound on the MI" in r.summary()
+    assert "lower bound, one feature pair" in r._repr_html_()
+    # an estimate that reaches the bound gets none
+    pair = nmi.generators.correlated_gaussians(2000, 1, 1.0, seed=0)
+    easy = nmi.estimate(*pair, seed=0, **{**FAST, "epochs": 40, "patience": 40})
+    assert easy.linear is not None and "warning: the estimate" not in easy.summary()
 
 
 def test_nan_values_survive_save_as_null(tmp_path, data):

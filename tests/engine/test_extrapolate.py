@@ -9,7 +9,6 @@ from scipy import stats
 from nmi_jupyter import OptionError
 from nmi_jupyter.engine.extrapolate import (
     CURVATURE_Z,
-    SYSTEMATIC_FRACTION,
     curvature_delta,
     curvature_z,
     fit_gamma_line,
@@ -66,14 +65,9 @@ def test_matches_textbook_wls_to_1e10(seed):
     assert fit.slope == pytest.approx(slope, abs=1e-10)
     assert fit.se_intercept == pytest.approx(se, abs=1e-10)
     assert fit.se_data == pytest.approx(math.sqrt(data_var), abs=1e-10)
-    # The reported interval adds the dataset-level variance and the systematic error
-    # (a fixed fraction of the estimate) to the textbook one.
-    sys_var = (SYSTEMATIC_FRACTION * intercept) ** 2
-    assert fit.se_systematic == pytest.approx(SYSTEMATIC_FRACTION * intercept, abs=1e-12)
-    assert fit.mi_error == pytest.approx(t * math.sqrt(se**2 + data_var + sys_var), abs=1e-10)
-    assert fit.mi_error_pred == pytest.approx(
-        t * math.sqrt(se**2 + data_var + sys_var + s2), abs=1e-10
-    )
+    # The reported interval adds the dataset-level variance to the textbook one.
+    assert fit.mi_error == pytest.approx(t * math.sqrt(se**2 + data_var), abs=1e-10)
+    assert fit.mi_error_pred == pytest.approx(t * math.sqrt(se**2 + data_var + s2), abs=1e-10)
     assert fit.r2 == pytest.approx(r2, abs=1e-10)
     assert fit.ci == pytest.approx((intercept - fit.mi_error, intercept + fit.mi_error), abs=1e-10)
 
@@ -119,11 +113,10 @@ def test_disagreeing_validation_intercept_widens_the_interval_by_the_gap():
     assert gap == pytest.approx(0.4, abs=0.1)
     assert fit.se_model == pytest.approx(gap, rel=1e-12)
     t = stats.t.ppf(0.84, fit.dof)
-    sys = plain.se_systematic
-    assert fit.mi_error == pytest.approx(t * math.hypot(plain.se_total, gap, sys))
+    assert fit.mi_error == pytest.approx(t * math.hypot(plain.se_total, gap))
     assert fit.mi_error > 3 * plain.mi_error and fit.mi == plain.mi
     assert fit.se_total == plain.se_total  # the statistical part is reported unchanged
-    assert fit.se_interval == pytest.approx(math.hypot(plain.se_total, gap, sys))
+    assert fit.se_interval == pytest.approx(math.hypot(plain.se_total, gap))
 
 
 def test_validation_values_must_match_the_runs():
@@ -138,20 +131,7 @@ def test_exact_line_is_recovered():
     assert fit.slope == pytest.approx(0.02, abs=1e-12)
     assert fit.gammas_used == tuple(range(1, 11)) and fit.dropped == {}
     assert fit.reliable and fit.mode == "automatic"
-    # no noise at all: only the systematic error is left
-    t = stats.t.ppf(0.84, fit.dof)
-    assert fit.mi_error == pytest.approx(t * SYSTEMATIC_FRACTION * 1.5, abs=1e-9)
-
-
-def test_systematic_error_scales_with_the_estimate_and_is_zero_at_zero():
-    # The critic's own bias is relative: ten times the MI, ten times the error; an
-    # independent pair (MI 0) gets none, so its interval stays the statistical one.
-    g = _runs()
-    small, large = fit_gamma_line(g, 0.2 + 0 * g), fit_gamma_line(g, 2.0 + 0 * g)
-    assert large.se_systematic == pytest.approx(10 * small.se_systematic)
-    assert large.se_systematic == pytest.approx(SYSTEMATIC_FRACTION * 2.0)
-    assert fit_gamma_line(g, 0 * g).se_systematic == 0.0
-    assert 0.01 <= SYSTEMATIC_FRACTION <= 0.05  # few percent, as measured on the suite
+    assert fit.mi_error == pytest.approx(0, abs=1e-9)
 
 
 def test_weights_make_every_gamma_count_once():

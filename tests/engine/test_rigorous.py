@@ -93,7 +93,7 @@ def test_same_seed_same_result(data, result):
     assert [r.mi for r in again.runs] == [r.mi for r in result.runs]
 
 
-def test_save_load_refit_round_trip(tmp_path, result):
+def test_save_load_refit_round_trip(tmp_path, data, result):
     manual = result.refit(exclude={5})
     path = tmp_path / "rigorous.json"
     manual.save(path)
@@ -102,6 +102,16 @@ def test_save_load_refit_round_trip(tmp_path, result):
     assert loaded.fit == manual.fit and loaded.runs == manual.runs
     assert loaded.refit(exclude={4, 5}).fit == manual.refit(exclude={4, 5}).fit
     assert loaded.summary() == manual.summary()
+    # the linear lower bound is computed once, from the data, and travels as plain data
+    assert loaded.linear == manual.linear and manual.linear.n == len(data[0])
+    assert "lower bound from one feature pair" in loaded.summary()
+    # files saved before the bound existed load without it
+    import json
+
+    d = json.loads(path.read_text())
+    del d["result"]["linear"]
+    path.write_text(json.dumps(d))
+    assert nmi.load(path).linear is None
 
 
 @pytest.mark.parametrize("batched", [True, False])

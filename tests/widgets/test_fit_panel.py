@@ -1,5 +1,8 @@
 """The fit panel, headless: drags and clicks through the widgets' own traits and handlers."""
 
+import dataclasses
+import math
+
 import numpy as np
 import pytest
 
@@ -99,6 +102,27 @@ def test_at_the_ceiling_the_bar_runs_off_the_top(result):
     plain = FitPanel(result)
     np.testing.assert_allclose(plain.corrected_bar.y, result.fit.ci)
     assert "at least" not in plain.readout.value
+
+
+def test_the_linear_lower_bound_is_drawn_when_the_estimate_falls_below_it(result):
+    # A bound 1 bit above the estimate: flagged, drawn, and the plot reaches up to it.
+    d = result.to_dict()
+    d["linear"] = {"mi": (result.mi + 1.0) * math.log(2), "se": 0.001, "pair": [1, 0], "n": 2000}
+    below = type(result).from_dict(d)
+    assert below.below_linear_bound
+    panel = FitPanel(below)
+    assert list(panel.bound_line.y) == [pytest.approx(below.linear_mi)] * 2
+    assert panel.y_scale.max > below.linear_mi
+    assert "lower bound from one feature pair" in panel.readout.value
+    assert "below_linear_bound</span>" in panel.readout.value
+    # just under the estimate: no flag, drawn where it falls, the runs keep the range
+    d["linear"] = {"mi": 0.9 * result.mi * math.log(2), "se": 0.001, "pair": [1, 0], "n": 2000}
+    quiet = FitPanel(type(result).from_dict(d))
+    plain = FitPanel(result)
+    assert not quiet.result.below_linear_bound and len(quiet.bound_line.y) == 2
+    assert (quiet.y_scale.min, quiet.y_scale.max) == (plain.y_scale.min, plain.y_scale.max)
+    assert len(plain.bound_line.y) == 2  # the bound of the data itself (0.50 bits here)
+    assert len(FitPanel(dataclasses.replace(result, linear=None)).bound_line.y) == 0
 
 
 def test_result_panel_method_and_no_fit(result):
