@@ -170,18 +170,6 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {label} ==", end="")
         for line in summary_lines(group, nominal):
             print(line)
-        widths = [r.hi - r.lo for r in group if math.isfinite(r.hi - r.lo) and r.truth > 0]
-        rel_widths = [(r.hi - r.lo) / 2 / r.truth for r in group if r.truth > 0]
-        print(
-            f"median interval half-width: {np.median(widths) / 2:.3f} bits, "
-            f"{100 * np.median(rel_widths):.1f}% of the truth (MI > 0)"
-        )
-        core = [r for r in group if r.family in ("gaussian", "latent")]
-        print(
-            "coverage, gaussian + latent: "
-            f"{sum(r.covered for r in core)}/{len(core)} = "
-            f"{100 * np.mean([r.covered for r in core]) if core else math.nan:.0f}%"
-        )
     if args.csv:
         keys: list[str] = []
         for _, feat in scored:

@@ -184,6 +184,10 @@ def summary_lines(rows: list[Row], nominal: float) -> list[str]:
     for est in sorted({r.estimator for r in done}):
         group = [r for r in done if r.estimator == est]
         lines.append(f"  {est:<12} {fraction(sum(r.covered for r in group), len(group))}")
+    core = [r for r in done if r.family in ("gaussian", "latent")]  # the target
+    lines.append(
+        f"coverage, gaussian + latent: {fraction(sum(r.covered for r in core), len(core))}"
+    )
     reliable = [r for r in done if r.reliable]
     lines.append(
         f"coverage, reliable only: {fraction(sum(r.covered for r in reliable), len(reliable))}"
@@ -205,6 +209,14 @@ def summary_lines(rows: list[Row], nominal: float) -> list[str]:
         if rel
         else "mean |relative error| (MI > 0): n/a"
     )
+    # One-sided intervals (InfoNCE at its ceiling) have no width: left out here.
+    two_sided = [r for r in done if r.truth > 0 and math.isfinite(r.hi - r.lo)]
+    if two_sided:
+        lines.append(
+            f"median half-width of the two-sided intervals (MI > 0): "
+            f"{np.median([r.hi - r.lo for r in two_sided]) / 2:.3f} bits, "
+            f"{100 * np.median([(r.hi - r.lo) / 2 / r.truth for r in two_sided]):.1f}% of the truth"
+        )
     return lines
 
 
