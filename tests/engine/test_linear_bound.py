@@ -64,3 +64,14 @@ def test_independent_pairs_give_almost_nothing():
 def test_plain_data_round_trip():
     bound = LinearBound(1.25, 0.01, (3, 4), 1000)
     assert LinearBound.from_dict(bound.to_dict()) == bound
+
+
+def test_time_series_get_no_bound():
+    # Two independent random walks: chance correlation makes the i.i.d. "bound" read
+    # far above 0 bits (about 0.45 here), so blocked-split analyses do not compute it.
+    rng = np.random.default_rng(0)
+    x, y = np.cumsum(rng.normal(size=(3000, 2)), 0), np.cumsum(rng.normal(size=(3000, 2)), 0)
+    assert linear_bound(x, y).in_units("bits")[0] > 0.1  # what it would wrongly say
+    tiny = {"epochs": 2, "batch_size": 64, "hidden_dim": 8, "embedding_dim": 4, "seed": 0}
+    assert nmi.estimate(x, y, split="blocked", **tiny).linear is None
+    assert nmi.estimate(x, y, **tiny).linear is not None  # i.i.d. split: computed
