@@ -1,6 +1,6 @@
 """Screenshots of the panels in a real JupyterLab under headless Chromium.
 
-    python docs/screenshots.py [--out docs]
+    python docs/screenshots.py [--out docs] [--theme dark] [--dask | --flagged]
 
 Starts JupyterLab on 127.0.0.1 (random port, token) in a temporary folder with a
 small notebook, opens it in Debian's Chromium through Playwright (never
@@ -32,6 +32,13 @@ DASK_CELLS = [
     "dashboard_address=None))",
     CELLS[1].replace("-o res", "--executor client -o res"),
 ]
+# --flagged: one feature each with 10 bits; the critic stalls far below the linear lower
+# bound (fit_panel_flagged.png shows the flag, the bound's green dashes and the verdict).
+FLAGGED_CELLS = [
+    "%load_ext nmi_jupyter\nimport nmi_jupyter as nmi\n"
+    "x, y = nmi.generators.correlated_gaussians(n=5000, dim=1, mi=10.0, seed=0)",
+    "%%neuralmi x y --mode rigorous --seed 0 -o res\nepochs = 50",
+]
 
 
 def notebook(cells: list[str]) -> dict:
@@ -59,16 +66,21 @@ def main() -> None:
     parser.add_argument("--out", default=str(Path(__file__).parent))
     parser.add_argument("--theme", default="light", choices=["light", "dark"])
     parser.add_argument("--dask", action="store_true", help="train on a Dask LocalCluster")
+    parser.add_argument(
+        "--flagged", action="store_true", help="a failing analysis: fit_panel_flagged.png only"
+    )
     args = parser.parse_args()
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     suffix = ("_dark" if args.theme == "dark" else "") + ("_dask" if args.dask else "")
+    suffix += "_flagged" if args.flagged else ""
+    cells = DASK_CELLS if args.dask else FLAGGED_CELLS if args.flagged else CELLS
     from playwright.sync_api import sync_playwright
 
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         write_settings(root, "JupyterLab Dark" if args.theme == "dark" else "JupyterLab Light")
-        (root / "panels.ipynb").write_text(json.dumps(notebook(DASK_CELLS if args.dask else CELLS)))
+        (root / "panels.ipynb").write_text(json.dumps(notebook(cells)))
         with running_lab(root) as lab, sync_playwright() as p:
             base, token = lab["base"], lab["token"]
             browser = launch_chromium(p)
@@ -81,7 +93,8 @@ def main() -> None:
             page.keyboard.press("Shift+Enter")
             page.wait_for_selector(".bqplot svg", timeout=60000)
             time.sleep(12 if args.dask else 6)
-            page.screenshot(path=str(out / f"training_panel{suffix}.png"), full_page=True)
+            if not args.flagged:
+                page.screenshot(path=str(out / f"training_panel{suffix}.png"), full_page=True)
             page.wait_for_selector(
                 ".widget-html-content:has-text('Drag the orange handle')", timeout=240000
             )

@@ -285,8 +285,9 @@ class FitPanel(widgets.VBox):
             f"R&sup2; {fit.r2:.3f} &middot; {len(fit.gammas_used)} gammas used ({fit.mode}); "
             f"dropped: {html.escape(dropped)}"
             + (
-                f"<br>lower bound from one feature pair (no training, green dashes): "
-                f"{r.linear_mi:.4f} {u}"
+                "<br>lower bound from one feature pair (no training"
+                + (", green dashes" if len(self.bound_line.y) else "")
+                + f"): {r.linear_mi:.4f} {u}"
                 if math.isfinite(r.linear_mi)
                 else ""
             )

@@ -123,6 +123,8 @@ def test_the_linear_lower_bound_is_drawn_when_the_estimate_falls_below_it(result
     assert (quiet.y_scale.min, quiet.y_scale.max) == (plain.y_scale.min, plain.y_scale.max)
     assert len(plain.bound_line.y) == 2  # the bound of the data itself (0.50 bits here)
     assert len(FitPanel(dataclasses.replace(result, linear=None)).bound_line.y) == 0
+    assert "green dashes" in panel.readout.value
+    assert "lower bound" not in FitPanel(dataclasses.replace(result, linear=None)).readout.value
 
 
 def test_result_panel_method_and_no_fit(result):
