@@ -44,6 +44,15 @@ class LinearBound:
         """(mi, se) in ``units``."""
         return float(from_nats(self.mi, units)), float(from_nats(self.se, units))
 
+    def describe(self, units: str) -> str:
+        """One line for summaries: which pair, the bound and its standard error."""
+        mi, se = self.in_units(units)
+        i, j = self.pair
+        return (
+            f"lower bound from one feature pair (X[:, {i}], Y[:, {j}]; Gaussian copula, "
+            f"no training): {mi:.4f} ± {se:.4f} {units}"
+        )
+
     def to_dict(self) -> dict[str, Any]:
         return {"mi": self.mi, "se": self.se, "pair": list(self.pair), "n": self.n}
 

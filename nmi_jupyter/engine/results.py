@@ -127,12 +127,7 @@ class EstimateResult:
             f"{self.elapsed:.1f} s on {self.device}",
         ]
         if self.linear is not None:
-            bound, se = self.linear.in_units(self.units)
-            lines.append(
-                f"lower bound from one feature pair (X[:, {self.linear.pair[0]}], "
-                f"Y[:, {self.linear.pair[1]}]; Gaussian copula, no training): "
-                f"{bound:.4f} ± {se:.4f} {self.units}"
-            )
+            lines.append(self.linear.describe(self.units))
         flags = linear_bound_flag(self.mi, self.linear, self.units)
         lines += [f"warning: {f.message}." for f in flags]
         if math.isfinite(self.ceiling) and self.mi > 0.9 * self.ceiling:

@@ -259,23 +259,13 @@ class RigorousResult:
             + f"; slope {f.slope:.4g} {u}/gamma, delta {f.delta:.3f}, R² {f.r2:.3f}",
             f"error budget (standard errors): fit {f.se_intercept:.4f}, dataset "
             f"{f.se_data:.4f}, train/validation gap {_finite_or_dash(f.se_model)} {u}",
-            *self._linear_lines(),
+            *([self.linear.describe(u)] if self.linear else []),
             f"runs: {len(self.runs)} on N = {self.n_samples} samples, "
             f"{self.settings['estimator']} / {self.settings['critic']}, {self.elapsed:.1f} s",
         ]
         lines += [f"unreliable because {r}" for r in self.reasons]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
-
-    def _linear_lines(self) -> list[str]:
-        if self.linear is None:
-            return []
-        bound, se = self.linear.in_units(self.units)
-        i, j = self.linear.pair
-        return [
-            f"lower bound from one feature pair (X[:, {i}], Y[:, {j}]; Gaussian copula, "
-            f"no training): {bound:.4f} ± {se:.4f} {self.units}"
-        ]
 
     def __str__(self) -> str:
         return self.summary()
