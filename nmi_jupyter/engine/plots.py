@@ -85,8 +85,7 @@ def plot_gamma_fit(result: RigorousResult, ax=None):
                 zorder=4,
             )
     bound = result.linear_mi
-    low, high = ax.get_ylim()
-    if math.isfinite(bound) and (result.below_linear_bound or low <= bound <= high):
+    if result.linear_in_view(*ax.get_ylim()):
         ax.axhline(
             bound,
             color="C2",

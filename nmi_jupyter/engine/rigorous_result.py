@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import html
 import math
 import os
@@ -119,7 +120,7 @@ class RigorousResult:
         """True when InfoNCE ran into its log(batch_size) ceiling (the ``ceiling`` flag):
         the estimate is then capped below the truth, by an amount nothing in the runs
         measures, so only its lower end means anything."""
-        return any(f.code == "ceiling" for f in self.flags)
+        return self._has_flag("ceiling")
 
     @property
     def interval(self) -> tuple[float, float]:
@@ -143,9 +144,10 @@ class RigorousResult:
             )
         return f"{self.mi:.{digits}f} ± {self.mi_error:.{digits}f} {self.units}"
 
-    @property
+    @functools.cached_property
     def flags(self) -> tuple[Flag, ...]:
-        """Every finding about this result, fit and runs, most serious first."""
+        """Every finding about this result, fit and runs, most serious first (computed
+        once per result: a frozen result's flags cannot change; ``refit`` makes a new one)."""
         flags = (
             list(self.fit.flags)
             if self.fit
@@ -181,7 +183,17 @@ class RigorousResult:
     @property
     def below_linear_bound(self) -> bool:
         """True when the estimate is flagged as well below :attr:`linear_mi`."""
-        return any(f.code == "below_linear_bound" for f in self.flags)
+        return self._has_flag("below_linear_bound")
+
+    def linear_in_view(self, low: float, high: float) -> bool:
+        """Whether a plot of MI from ``low`` to ``high`` should draw the linear lower
+        bound: always when the estimate is flagged below it (the plot then stretches to
+        reach it), otherwise only when it falls inside."""
+        bound = self.linear_mi
+        return math.isfinite(bound) and (self.below_linear_bound or low <= bound <= high)
+
+    def _has_flag(self, code: str) -> bool:
+        return any(f.code == code for f in self.flags)
 
     @property
     def control_mi(self) -> float:

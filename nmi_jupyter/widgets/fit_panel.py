@@ -240,8 +240,8 @@ class FitPanel(widgets.VBox):
         ci_low, ci_high = r.interval  # one-sided at InfoNCE's ceiling: the bar runs to the top
         low = float(np.nanmin(np.concatenate([mi, [ci_low], centre - band])))
         high = float(np.nanmax(np.concatenate([mi, [min(ci_high, fit.ci[1])], centre + band])))
-        bound = r.linear_mi  # drawn when flagged (the plot then reaches it) or in range
-        show_bound = math.isfinite(bound) and (r.below_linear_bound or low <= bound <= high)
+        bound = r.linear_mi
+        show_bound = r.linear_in_view(low, high)
         if show_bound:
             low, high = min(low, bound), max(high, bound)
         pad = 0.08 * (high - low or 1.0)
@@ -277,19 +277,18 @@ class FitPanel(widgets.VBox):
         level = round(100 * fit.confidence_level)
         badge = _badge("reliable", "success") if r.is_reliable else _badge("not reliable", "error")
         dropped = ", ".join(f"{g} ({why})" for g, why in sorted(fit.dropped.items())) or "none"
+        bound = ""
+        if math.isfinite(r.linear_mi):
+            drawn = ", green dashes" if len(self.bound_line.y) else ""
+            bound = (
+                f"<br>lower bound from one feature pair (no training{drawn}): {r.linear_mi:.4f} {u}"
+            )
         return (
             f"<div><b style='font-size:115%'>corrected MI = {html.escape(r.mi_text())}</b> "
             f"({level}% {'one-sided CI' if r.lower_bound_only else 'CI'}; prediction &plusmn; "
             f"{fit.mi_error_pred:.4f}) {badge}<br>"
             f"slope {fit.slope:.4g} {u}/gamma &middot; delta {fit.delta:.3f} &middot; "
             f"R&sup2; {fit.r2:.3f} &middot; {len(fit.gammas_used)} gammas used ({fit.mode}); "
-            f"dropped: {html.escape(dropped)}"
-            + (
-                "<br>lower bound from one feature pair (no training"
-                + (", green dashes" if len(self.bound_line.y) else "")
-                + f"): {r.linear_mi:.4f} {u}"
-                if math.isfinite(r.linear_mi)
-                else ""
-            )
-            + f"{flags_html(r.flags)}</div>"
+            f"dropped: {html.escape(dropped)}{bound}"
+            f"{flags_html(r.flags)}</div>"
         )
