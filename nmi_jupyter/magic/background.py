@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextvars
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -29,18 +30,29 @@ class BackgroundRun:
         self._error: BaseException | None = None
         self._finished = threading.Event()
         self._on_done = on_done
+        self.display_error: Exception | None = None  # an error showing the result
+        # The cell's context (the kernel keeps the cell's message there): what the
+        # thread displays goes to the cell that started it.
+        context = contextvars.copy_context()
         self._thread = threading.Thread(
-            target=self._target, args=(work,), daemon=True, name="nmi_jupyter-training"
+            target=context.run,
+            args=(self._target, work),
+            daemon=True,
+            name="nmi_jupyter-training",
         )
         self._thread.start()
 
     def _target(self, work: Callable[[CancelToken], Any]) -> None:
         try:
             self._result = work(self.cancel)
-            if self._on_done is not None:
-                self._on_done(self._result)
         except BaseException as exc:  # reported by .result(), never lost in the thread
             self._error = exc
+        else:
+            if self._on_done is not None:
+                try:
+                    self._on_done(self._result)
+                except Exception as exc:  # a display problem must not lose the result
+                    self.display_error = exc
         finally:
             self._finished.set()
 
@@ -56,6 +68,11 @@ class BackgroundRun:
         """Block until the analysis ends (or ``timeout`` seconds) and return its result."""
         self._finished.wait(timeout)
         return self.result()
+
+    @property
+    def error(self) -> BaseException | None:
+        """The exception the analysis raised (None while running or if it succeeded)."""
+        return self._error
 
     def result(self) -> Any:
         if not self.done:

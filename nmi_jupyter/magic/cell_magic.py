@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from IPython.core.error import UsageError
@@ -11,7 +12,13 @@ import nmi_jupyter as nmi
 from nmi_jupyter.engine.errors import NeuralMIError
 from nmi_jupyter.magic.background import BackgroundRun
 from nmi_jupyter.magic.options import CONFIG_OPTIONS, MagicDefaults, merge_options
-from nmi_jupyter.magic.parse import LINE_PARSER, RIGOROUS_KEYS, parse_body, parse_line
+from nmi_jupyter.magic.parse import (
+    LINE_PARSER,
+    RIGOROUS_KEYS,
+    parse_body,
+    parse_line,
+    split_line,
+)
 
 __all__ = ["NeuralMIMagics", "load", "unload", "HELP"]
 
@@ -23,7 +30,10 @@ Usage::
     key = value          # further options, one per line; values are Python
     ...
 
-    %neuralmi X Y [options]          # the one-line form
+    %neuralmi X Y [options]          # the one-line form: the same panels and result
+
+A cell magic (``%%``) needs a body below its line; with no ``key = value`` lines to
+give, use the line magic (one ``%``).  ``%neuralmi --help`` shows this help.
 
 X and Y are names or Python expressions in the notebook (``spikes[:, :10]``),
 one row per sample.  The result is stored in NAME (default ``_nmi``) and shown.
@@ -39,17 +49,23 @@ Examples::
 
     %neuralmi x y --epochs 20 --units nats
 
+    %neuralmi x y --mode rigorous --background -o res
+
 Session defaults: ``%config NeuralMIMagics.epochs = 100`` (overridden by the
 line, which a body line may not contradict).  Python twin: the same call is
 ``nmi_jupyter.estimate(X, Y, **options)`` or ``nmi_jupyter.rigorous(...)``.
 Interrupt the kernel to stop training: the partial result is kept, marked
-interrupted.  Body keys: every option of ``nmi_jupyter.EstimateConfig`` plus
+interrupted.  After a rigorous analysis the fit panel is the result's view (drag or
+click to refit; NAME follows it), so the cell shows no second, static copy of it.
+
+Body keys: every option of ``nmi_jupyter.EstimateConfig`` plus
 gammas, repeats, delta_threshold, min_gamma_points, confidence_level, exclude,
 batched, control, executor, retries and mode.
 
-Scale out (rigorous): ``--executor client`` trains the runs as work units on a
-``concurrent.futures`` executor or a Dask ``Client`` held in the notebook variable
-``client``; ``%config NeuralMIMagics.executor = "client"`` makes it the default.
+Scale out (rigorous): ``%neuralmi x y --mode rigorous --executor client`` trains the
+runs as work units on a ``concurrent.futures`` executor or a Dask ``Client`` held in
+the notebook variable ``client``; ``%config NeuralMIMagics.executor = "client"`` makes
+it the default.
 
 """
 
@@ -61,9 +77,16 @@ class NeuralMIMagics(Magics, MagicDefaults):
     @line_cell_magic
     def neuralmi(self, line: str, cell: str | None = None) -> Any:
         try:
+            if _asks_for_help(line):
+                print(self.neuralmi.__doc__)
+                return None
             return self._run(line, cell or "")
-        except NeuralMIError as exc:
-            raise UsageError(str(exc)) from None
+        except (NeuralMIError, UsageError) as exc:
+            # Say the form the user typed: %neuralmi (a line) or %%neuralmi (a cell).
+            message = str(exc)
+            if cell is None:
+                message = message.replace("%%neuralmi", "%neuralmi")
+            raise UsageError(message) from None
 
     neuralmi.__doc__ = HELP + LINE_PARSER.format_help()
 
@@ -91,69 +114,89 @@ class NeuralMIMagics(Magics, MagicDefaults):
         x = self._evaluate(request.x, "X")
         y = self._evaluate(request.y, "Y")
         api = nmi.rigorous if mode == "rigorous" else nmi.estimate
-        panel = handle = None
+        live = None
         if request.quiet:
             observer = None
         elif request.widgets:
-            panel, handle = self._panel(mode, options, stoppable=request.background)
-            observer = panel
+            live = _LivePanel(mode, options, stoppable=request.background)
+            observer = live
         else:
             observer = self._progress(mode, options)
         if request.background:
-            return self._start_background(api, x, y, observer, options, request.out, panel, handle)
+            return self._start_background(api, x, y, observer, options, request.out, live)
         result = api(x, y, observer=observer, **options)
-        self._finish(panel, handle, result)
         self.shell.user_ns[request.out] = result
-        if panel is not None and mode == "rigorous":
-            self._show_fit_panel(result, request.out)
-        return result
-
-    def _show_fit_panel(self, result, out: str) -> None:
-        """The drag-and-click fit panel; every change is stored back under ``out``."""
+        fit = self._fit_panel(result, request.out) if live is not None else None
+        if live is not None:
+            live.show()
+            live.finish(result, fit_below=fit is not None)
+        if fit is None:
+            return result
+        # The fit panel is the result's view from now on: its numbers, picture and text
+        # follow every drag, so the cell returns nothing that would show a stale copy.
         from IPython.display import display
 
-        if result.fit is None:
-            return
+        display(fit)
+        return None
+
+    def _fit_panel(self, result, out: str):
+        """The drag-and-click fit panel of a rigorous result (None without a fit); every
+        change is stored back under ``out``."""
+        if getattr(result, "fit", None) is None or not hasattr(result, "gammas_used"):
+            return None
 
         def store(refit) -> None:
             self.shell.user_ns[out] = refit
 
-        display(result.panel(on_change=store))
+        return result.panel(on_change=store)
 
-    def _start_background(self, api, x, y, observer, options, out, panel, handle) -> BackgroundRun:
-        """Run in a worker thread; ``out`` holds the handle, then the result."""
+    def _start_background(self, api, x, y, observer, options, out, live) -> BackgroundRun:
+        """Run in a worker thread; ``out`` holds the handle, then the result.
+
+        The cell returns once training has started: a mistake in the options or the
+        data is reported here, as for a blocking cell, and no panel is drawn for it.
+        """
+        started, go = threading.Event(), threading.Event()
         holder: list[BackgroundRun] = []
 
+        def observe(event) -> None:
+            started.set()
+            if observer is not None:
+                (live.panel if live is not None else observer)(event)
+
+        def work(cancel):
+            go.wait()  # until the handle is stored, so on_done can replace it
+            return api(x, y, observer=observe, cancel=cancel, **options)
+
         def on_done(result: Any) -> None:
-            if holder and self.shell.user_ns.get(out) is holder[0]:
+            if self.shell.user_ns.get(out) is holder[0]:
                 self.shell.user_ns[out] = result
-            self._finish(panel, handle, result)
+            if live is not None:
+                fit = self._fit_panel(result, out)
+                live.finish(result, fit_below=fit is not None)
+                if fit is not None:
+                    # Displays from a worker thread may reach no cell; a child of the
+                    # live panel (a widget) always does.
+                    live.panel.children = (*live.panel.children, fit)
 
-        run = BackgroundRun(
-            lambda cancel: api(x, y, observer=observer, cancel=cancel, **options), on_done
-        )
+        run = BackgroundRun(work, on_done)
         holder.append(run)
-        if panel is not None:
-            panel.on_stop = run.stop
+        missing = object()
+        previous = self.shell.user_ns.get(out, missing)
         self.shell.user_ns[out] = run
+        go.set()
+        while not (started.wait(0.05) or run.done):
+            pass
+        if run.done and run.error is not None:
+            if previous is missing:
+                self.shell.user_ns.pop(out, None)
+            else:
+                self.shell.user_ns[out] = previous
+            run.result()  # raises the user's mistake here, in the cell
+        if live is not None:
+            live.panel.on_stop = run.stop
+            live.show()
         return run
-
-    @staticmethod
-    def _panel(mode: str, options: dict[str, Any], stoppable: bool):
-        from IPython.display import display
-
-        from nmi_jupyter.widgets.training_panel import TrainingPanel
-
-        panel = TrainingPanel(mode, total_runs=_total_runs(mode, options), stoppable=stoppable)
-        return panel, display(panel, display_id=True)
-
-    @staticmethod
-    def _finish(panel, handle, result) -> None:
-        if panel is None:
-            return
-        panel.finish(result)
-        if handle is not None:
-            handle.update(panel.mimebundle(result), raw=True)
 
     def _evaluate(self, source: str, what: str) -> Any:
         try:
@@ -175,7 +218,54 @@ def _total_runs(mode: str, options: dict[str, Any]) -> int:
     if mode != "rigorous":
         return 1
     gammas = list(options.get("gammas", range(1, 11)))
-    return sum(gammas) * int(options.get("repeats", 1)) + (3 if options.get("control", True) else 0)
+    return sum(gammas) * int(options.get("repeats", 1)) + _controls(mode, options)
+
+
+def _controls(mode: str, options: dict[str, Any]) -> int:
+    return 3 if mode == "rigorous" and options.get("control", True) else 0
+
+
+def _asks_for_help(line: str) -> bool:
+    try:
+        tokens = split_line(line)
+    except NeuralMIError:
+        return False
+    return any(token in ("-h", "--help") for token in tokens)
+
+
+class _LivePanel:
+    """The live training panel of one cell, put on screen at the first engine event.
+
+    The engine checks every option and the data before it emits an event, so a
+    mistake is reported without an empty panel above it.
+    """
+
+    def __init__(self, mode: str, options: dict[str, Any], stoppable: bool) -> None:
+        from nmi_jupyter.widgets.training_panel import TrainingPanel
+
+        self.panel = TrainingPanel(
+            mode,
+            total_runs=_total_runs(mode, options),
+            stoppable=stoppable,
+            controls=_controls(mode, options),
+        )
+        self.handle = None
+
+    def __call__(self, event) -> None:
+        self.show()
+        self.panel(event)
+
+    def show(self) -> None:
+        if self.handle is None:
+            from IPython.display import display
+
+            self.handle = display(self.panel, display_id=True)
+
+    def finish(self, result, fit_below: bool) -> None:
+        """The final status line and the picture stored beside the widget."""
+        self.panel.finish(result, fit_below=fit_below)
+        if self.handle is not None:
+            self.handle.update(self.panel.mimebundle(result, fit_below=fit_below), raw=True)
 
 
 _FLAGS = sorted(

@@ -16,6 +16,7 @@ import ipywidgets as widgets
 import numpy as np
 
 from nmi_jupyter.engine.rigorous_result import RigorousResult, _badge, flags_html
+from nmi_jupyter.widgets.static import png_of, with_picture
 
 __all__ = ["FitPanel"]
 
@@ -32,6 +33,10 @@ class FitPanel(widgets.VBox):
 
     ``panel.result`` is always the refit result (``result.refit(exclude=...)``
     exactly); ``on_change(result)`` is called after every change.
+
+    Displayed, the panel carries a picture of its current fit (the engine's
+    matplotlib plot of ``panel.result``) renewed after every change, so a saved
+    notebook shows the fit the user last saw where widgets do not render.
     """
 
     def __init__(
@@ -140,10 +145,12 @@ class FitPanel(widgets.VBox):
             style={"description_width": "initial"},
             layout=widgets.Layout(width="190px"),
         )
+        # The bound must not clip the value the fit used (a stopped analysis may have
+        # fewer gammas than min_gamma_points: the box then shows why it is unreliable).
         self.min_points = widgets.BoundedIntText(
             value=fit.min_gamma_points,
             min=2,
-            max=len(self.gammas),
+            max=max(len(self.gammas), fit.min_gamma_points),
             description="min gammas",
             style={"description_width": "initial"},
             layout=widgets.Layout(width="150px"),
@@ -165,6 +172,7 @@ class FitPanel(widgets.VBox):
         )
         self._syncing = False
         self._clicked: set[int] = set()  # gammas the user clicked out below the cut
+        self._handles: list = []  # the outputs showing this panel, renewed on change
         self._draw()
 
     # ----- the result -----
@@ -183,6 +191,7 @@ class FitPanel(widgets.VBox):
         self._draw()
         if self._on_change is not None:
             self._on_change(self._result)
+        self._renew_pictures()
 
     def exclude(self, gammas) -> None:
         """Fit without ``gammas`` (manual mode), exactly ``result.refit(exclude=gammas)``."""
@@ -219,6 +228,30 @@ class FitPanel(widgets.VBox):
         if len(self.gammas) - len(tail | holes) < 2:
             holes = set()
         self.exclude(tail | holes)
+
+    # ----- the picture beside the widget -----
+    def png(self) -> bytes:
+        """The current fit as a PNG: the engine's matplotlib plot of :attr:`result`."""
+        return png_of(lambda figure: self._result.plot(ax=figure.add_subplot()))
+
+    def mimebundle(self) -> dict:
+        """The widget view with a picture and the summary of the current fit beside it."""
+        return with_picture(self, self.png(), self._result.summary())
+
+    def _ipython_display_(self) -> None:
+        """``display(panel)``: the widget plus its picture, in an output this panel
+        renews after every change (so the saved notebook follows the panel)."""
+        from IPython.display import display
+
+        handle = display(self.mimebundle(), raw=True, display_id=True)
+        if handle is not None:
+            self._handles.append(handle)
+
+    def _renew_pictures(self) -> None:
+        if self._handles:
+            bundle = self.mimebundle()
+            for handle in self._handles:
+                handle.update(bundle, raw=True)
 
     # ----- drawing -----
     def _draw(self) -> None:

@@ -11,16 +11,18 @@ __all__ = ["TextProgress"]
 
 class TextProgress:
     """Shows the latest epoch (and, for many runs, how many have finished) in one
-    updating output line; redraws at most every ``interval`` seconds."""
+    updating output line; redraws at most every ``interval`` seconds.
+
+    The line appears with the first event: the engine checks the options and the
+    data before it emits one, so a mistake never leaves a progress line above it.
+    """
 
     def __init__(self, total_runs: int = 1, interval: float = 0.5) -> None:
-        from IPython.display import display
-
         self.total_runs = total_runs
         self.interval = interval
         self.finished = 0
         self._last = 0.0
-        self._handle = display(self._text("starting ..."), display_id=True)
+        self._handle = None
 
     @staticmethod
     def _text(message: str):
@@ -41,8 +43,11 @@ class TextProgress:
                     f"{event.val_mi:.3f} {event.units}, best epoch {event.best_epoch + 1}",
                 )
             )
-        elif isinstance(event, RunStarted) and self.total_runs == 1:
-            self._show(f"training on {event.n_train} samples (max {event.max_epochs} epochs)")
+        elif isinstance(event, RunStarted):
+            if self.total_runs == 1:
+                self._show(f"training on {event.n_train} samples (max {event.max_epochs} epochs)")
+            elif self._handle is None:
+                self._show(f"0/{self.total_runs} runs finished", force=True)
 
     def _describe(self, event: EpochEnded | RunEnded, what: str) -> str:
         if self.total_runs == 1:
@@ -54,7 +59,11 @@ class TextProgress:
 
     def _show(self, message: str, force: bool = False) -> None:
         now = time.monotonic()
-        if force or now - self._last >= self.interval:
+        if self._handle is None:
+            from IPython.display import display
+
             self._last = now
-            if self._handle is not None:
-                self._handle.update(self._text(message))
+            self._handle = display(self._text(message), display_id=True)
+        elif force or now - self._last >= self.interval:
+            self._last = now
+            self._handle.update(self._text(message))

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import html
 import math
+import re
 
 import bqplot as bq
 import ipywidgets as widgets
@@ -17,6 +18,7 @@ import numpy as np
 from nmi_jupyter.engine.events import Event, RunEnded
 from nmi_jupyter.engine.extrapolate import fit_gamma_line
 from nmi_jupyter.widgets.buffers import EventBuffer, Throttle, decimate
+from nmi_jupyter.widgets.static import png_of, with_picture
 
 __all__ = ["TrainingPanel", "GAMMA_COLOURS"]
 
@@ -40,6 +42,21 @@ def _gamma_colour(gamma: int | None) -> str:
     return GAMMA_COLOURS[((gamma or 1) - 1) % len(GAMMA_COLOURS)]
 
 
+def _integer_ticks(length: int, most: int = 8) -> np.ndarray:
+    """At most ``most`` whole epochs from 0 to ``length - 1`` (never 0.2 steps)."""
+    step = max(1, math.ceil((length - 1) / (most - 1))) if length > 1 else 1
+    return np.arange(0, max(length, 1), step, dtype=float)
+
+
+def _runs_text(analysis: int, controls: int) -> str:
+    """``"55 runs + 3 shuffled controls"``: the count the result's text gives, plus the
+    controls the panel also shows."""
+    runs = f"{analysis} run{'s' if analysis != 1 else ''}"
+    if controls:
+        runs += f" + {controls} shuffled control{'s' if controls != 1 else ''}"
+    return runs
+
+
 class TrainingPanel(widgets.VBox):
     """Curves that grow while a run (``mode="estimate"``) or an analysis
     (``mode="rigorous"``) trains; call it with events, then :meth:`finish`.
@@ -50,6 +67,7 @@ class TrainingPanel(widgets.VBox):
         interval: the least time between redraws, in seconds.
         max_points: longest curve sent to the browser (histories are decimated).
         stoppable: show a Stop button (background runs); ``on_stop`` is called.
+        controls: how many of ``total_runs`` are shuffled-pairs controls.
     """
 
     def __init__(
@@ -60,9 +78,11 @@ class TrainingPanel(widgets.VBox):
         max_points: int = 400,
         stoppable: bool = False,
         on_stop=None,
+        controls: int = 0,
     ) -> None:
         self.mode = mode
         self.total_runs = total_runs
+        self.controls = controls
         self.max_points = max_points
         self.buffer = EventBuffer()
         self.throttle = Throttle(interval)
@@ -70,8 +90,9 @@ class TrainingPanel(widgets.VBox):
         self.state = "training"
         self.on_stop = on_stop  # called by the Stop button; may be set later
         x, y = bq.LinearScale(), bq.LinearScale()
+        self.epoch_axis = bq.Axis(scale=x, label="epoch", tick_format="d")
         axes = [
-            bq.Axis(scale=x, label="epoch"),
+            self.epoch_axis,
             bq.Axis(scale=y, side="left", label="MI (bits)", tick_format=".2f"),
         ]
         self.y_axis = axes[1]
@@ -145,7 +166,7 @@ class TrainingPanel(widgets.VBox):
                 marker="diamond",
                 default_size=60,
             )
-            self.gamma_axis = bq.Axis(scale=gx, label="gamma")
+            self.gamma_axis = bq.Axis(scale=gx, label="gamma", tick_format="d")
             self.points_axis = bq.Axis(scale=gy, side="left", label="MI (bits)", tick_format=".2f")
             half = widgets.Layout(width="50%", height="300px")
             margin = {"top": 30, "bottom": 40, "left": 60, "right": 20}
@@ -169,6 +190,8 @@ class TrainingPanel(widgets.VBox):
         self.figures = figures
         self.status = widgets.HTML(value="starting ...")
         self.overview = widgets.HTML()
+        # Which colour is which gamma (the curves and points are coloured by gamma).
+        self.key = widgets.HTML(_gamma_key_html() if mode != "estimate" else "")
         self.stop_button = widgets.Button(
             description="Stop",
             icon="stop",
@@ -181,6 +204,7 @@ class TrainingPanel(widgets.VBox):
             children=[
                 widgets.HBox([self.status, self.stop_button]),
                 widgets.HBox(figures),
+                self.key,
                 self.overview,
             ]
         )
@@ -230,6 +254,7 @@ class TrainingPanel(widgets.VBox):
                 self.best_mark.x = [trace.best_epoch, trace.best_epoch]
                 self.best_mark.y = [low, high]
         self.y_axis.label = f"MI ({units})"
+        self.epoch_axis.tick_values = _integer_ticks(int(ex[-1]) + 1)
         epoch = len(trace.val)
         rate = trace.elapsed / epoch if epoch else math.nan
         eta = rate * max(trace.max_epochs - epoch, 0)
@@ -242,22 +267,38 @@ class TrainingPanel(widgets.VBox):
 
     def _draw_rigorous(self, units: str) -> None:
         # bqplot squeezes singleton dimensions away, so curves need two points.
-        traces = [t for t in self.buffer.runs.values() if not t.control and len(t.smoothed) > 1]
+        traces = [
+            t
+            for t in self.buffer.runs.values()
+            if not t.control and len(t.smoothed) > 1 and np.isfinite(t.smoothed).any()
+        ]
         if traces:
-            length = max(len(t.smoothed) for t in traces)
-            ys = np.full((len(traces), length), np.nan)
-            for row, t in enumerate(traces):
-                ys[row, : len(t.smoothed)] = t.smoothed
-            step = max(1, length // self.max_points)
-            xs = np.arange(length)[::step]
+            xs, ys = _ragged_curves([t.smoothed for t in traces], self.max_points)
+            # When all runs train at once (batched, or units on workers) no one curve is
+            # "the one training now": the red highlight would single out a random run.
+            running = sum(t.status == "running" for t in self.buffer.runs.values())
+            current = self.buffer.runs.get(self.buffer.current)
             with self.curves.hold_sync(), self.highlight.hold_sync():
-                self.curves.x, self.curves.y = xs, ys[:, ::step]
+                self.curves.x, self.curves.y = xs, ys
                 self.curves.colors = [_gamma_colour(t.gamma) for t in traces]
-                current = self.buffer.runs.get(self.buffer.current)
-                if current is not None and not current.control and len(current.smoothed) > 1:
-                    self.highlight.x = np.arange(len(current.smoothed))
+                if (
+                    running == 1
+                    and current is not None
+                    and current.status == "running"
+                    and not current.control
+                    and len(current.smoothed) > 1
+                ):
+                    self.highlight.x = np.arange(len(current.smoothed), dtype=float)
                     self.highlight.y = np.array(current.smoothed)
-        done = [t for t in self.buffer.runs.values() if t.status == "done" and not t.control]
+                else:
+                    self.highlight.x, self.highlight.y = [], []
+            self.epoch_axis.tick_values = _integer_ticks(int(xs.max()) + 1)
+        # Only finite values reach the browser: d3 places NaN at "undefined".
+        done = [
+            t
+            for t in self.buffer.runs.values()
+            if t.status == "done" and not t.control and math.isfinite(t.mi)
+        ]
         with self.points.hold_sync():
             self.points.x = np.array([t.gamma for t in done], dtype=float)
             self.points.y = np.array([t.mi for t in done], dtype=float)
@@ -265,11 +306,31 @@ class TrainingPanel(widgets.VBox):
         self._draw_provisional_fit(done, units)
         self.y_axis.label = self.points_axis.label = f"MI ({units})"
         self.overview.value = self._overview_html()
-        counts = self.buffer.by_status()
+        self.status.value = self._progress_html()
+
+    def _counts(self) -> dict[str, int]:
+        """Runs by status, the analysis's and the controls' apart."""
+        counts = {"done": 0, "running": 0, "stopped": 0, "controls_done": 0}
+        for t in self.buffer.runs.values():
+            if t.control and t.status == "done":
+                counts["controls_done"] += 1
+            else:
+                counts[t.status] += 1
+        return counts
+
+    def _progress_html(self) -> str:
+        counts = self._counts()
+        analysis = self.total_runs - self.controls
         waiting = max(self.total_runs - len(self.buffer.runs), 0)
-        self.status.value = (
-            f"<b>{counts['done']}/{self.total_runs} runs done</b> &middot; {counts['running']} "
-            f"training &middot; {waiting} waiting &middot; {counts['stopped']} stopped"
+        controls = (
+            f" + {counts['controls_done']} of {self.controls} shuffled controls"
+            if self.controls
+            else ""
+        )
+        return (
+            f"<b>{counts['done']} of {analysis} runs done</b>{controls} &middot; "
+            f"{counts['running']} training &middot; {waiting} waiting &middot; "
+            f"{counts['stopped']} stopped"
         )
 
     def _draw_provisional_fit(self, done: list, units: str) -> None:
@@ -288,8 +349,13 @@ class TrainingPanel(widgets.VBox):
         with self.fit_line.hold_sync(), self.fit_point.hold_sync():
             self.fit_line.x, self.fit_line.y = ends, fit.mi + fit.slope * ends
             self.fit_point.x, self.fit_point.y = np.zeros(1), np.array([fit.mi])
-        # No error bar here: the final fit adds terms (data-level, model) this line lacks.
-        self.points_figure.title = f"MI vs gamma \u00b7 so far {fit.mi:.3f} {units} at 0"
+        # No error bar here: the final fit adds terms (data-level, model) this line lacks,
+        # and runs still training may move it; the title says how provisional it is.
+        finished = len(done)
+        self.points_figure.title = (
+            f"provisional ({finished}/{self.total_runs - self.controls} runs): "
+            f"{fit.mi:.3f} {units} at 0"
+        )
 
     def _overview_html(self) -> str:
         cells = []
@@ -310,45 +376,127 @@ class TrainingPanel(widgets.VBox):
         )
 
     # ----- the end -----
-    def finish(self, result) -> None:
-        """Final redraw and verdict line for a finished (or stopped) result."""
+    def finish(self, result, fit_below: bool = False) -> None:
+        """Final redraw and a status line for a finished (or stopped) result.
+
+        ``fit_below``: the fit panel is shown under this panel and follows the user's
+        drags, so this line states what ran and leaves the numbers to it (a number
+        here would go stale at the first drag).
+        """
         self.redraw()
         self.stop_button.layout.display = "none"
-        stopped = getattr(result, "stopped", False) or getattr(result, "partial", False)
+        self.highlight_off()
+        stopped = bool(getattr(result, "stopped", False))
         reason = getattr(result, "stop_reason", "")
         self.state = reason if stopped else "done"
-        mi = result.mi
+        self.status.value = self._verdict_html(result, fit_below, stopped, reason)
+
+    def highlight_off(self) -> None:
+        """At the end: no run is training, and the provisional extrapolation gives way
+        to the result (its number would disagree with the final fit's)."""
+        if self.mode != "estimate":
+            self.highlight.x, self.highlight.y = [], []
+            self.fit_line.x, self.fit_line.y = [], []
+            self.fit_point.x, self.fit_point.y = [], []
+            self.points_figure.title = "finished runs: MI vs gamma"
+
+    def _verdict_html(self, result, fit_below: bool, stopped: bool, reason: str) -> str:
+        said = f"<b>{html.escape(reason)}</b> &middot; " if stopped else ""
+        if not math.isfinite(result.mi):
+            return said + html.escape(_no_number_sentence(result, self.mode, reason))
         if self.mode == "estimate":
-            verdict = (
-                f"<b>MI = {mi:.3f} {result.units}</b> (validation {result.mi_val:.3f}) "
+            return said + (
+                f"<b>MI = {result.mi:.3f} {result.units}</b> (validation {result.mi_val:.3f}) "
                 f"&middot; stopped at epoch {result.epochs_run}: {html.escape(reason)}"
             )
-        else:
-            level = "reliable" if result.is_reliable else "NOT reliable"
-            verdict = f"<b>corrected MI = {html.escape(result.mi_text(3))}</b> &middot; {level}"
-        if stopped:
-            verdict = f"<b>{html.escape(reason)}</b> &middot; " + verdict
-        self.status.value = verdict
+        ran = _runs_text(len(result.runs), len(getattr(result, "controls", ())))
+        if fit_below:
+            return said + (
+                f"<b>{ran}</b> trained in {result.elapsed:.1f} s &middot; the fit panel below "
+                "shows the corrected MI and follows your changes"
+            )
+        level = "reliable" if result.is_reliable else "NOT reliable"
+        return said + f"<b>corrected MI = {html.escape(result.mi_text(3))}</b> &middot; {level}"
 
     def png_fallback(self, result) -> bytes:
-        """The final state as a PNG (matplotlib, without pyplot or a backend switch),
-        for front ends that show no widgets (nbconvert, nbviewer, GitHub)."""
-        import io
+        """The final state as a PNG, for front ends that show no widgets (nbconvert,
+        nbviewer, GitHub): the training curves of an estimate (the result's plot);
+        for a rigorous analysis what this panel shows (curves by gamma, MI per run),
+        never the fit, which the fit panel's own picture shows as the user left it."""
+        if self.mode == "estimate":
+            return png_of(lambda figure: result.plot(ax=figure.add_subplot()))
+        return png_of(self._draw_matplotlib, figsize=(9.6, 3.6))
 
-        from matplotlib.figure import Figure
+    def _draw_matplotlib(self, figure) -> None:
+        curves, points = figure.subplots(1, 2)
+        units = self.buffer.units
+        for t in self.buffer.runs.values():
+            if not t.control and len(t.smoothed):
+                curves.plot(t.smoothed, color=_gamma_colour(t.gamma), lw=1, alpha=0.7)
+        curves.set(xlabel="epoch", ylabel=f"MI ({units})", title="smoothed validation MI")
+        curves.xaxis.get_major_locator().set_params(integer=True)
+        done = [
+            t
+            for t in self.buffer.runs.values()
+            if t.status == "done" and not t.control and math.isfinite(t.mi)
+        ]
+        points.scatter(
+            [t.gamma for t in done], [t.mi for t in done], c=[_gamma_colour(t.gamma) for t in done]
+        )
+        points.set(xlabel="gamma", ylabel=f"MI ({units})", title="finished runs: MI vs gamma")
+        points.xaxis.get_major_locator().set_params(integer=True)
 
-        figure = Figure(figsize=(6.4, 4.0))
-        result.plot(ax=figure.add_subplot())
-        buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=90, bbox_inches="tight")
-        return buffer.getvalue()
-
-    def mimebundle(self, result) -> dict:
+    def mimebundle(self, result, fit_below: bool = False) -> dict:
         """The widget view with the PNG beside it: widget front ends show the panel,
-        the others the picture."""
-        import base64
+        the others the picture (and, as text, the status or the result's summary)."""
+        if self.mode != "estimate" and (fit_below or result.fit is None):
+            text = html.unescape(re.sub("<[^>]+>", "", self.status.value))
+        else:
+            text = result.summary()
+        return with_picture(self, self.png_fallback(result), text)
 
-        bundle = dict(self._repr_mimebundle_() or {})
-        bundle["image/png"] = base64.b64encode(self.png_fallback(result)).decode("ascii")
-        bundle["text/plain"] = result.summary()
-        return bundle
+
+def _no_number_sentence(result, mode: str, reason: str) -> str:
+    """What happened, in words, when a stopped run or analysis has no number yet."""
+    when = reason or "stopped"
+    if mode == "estimate":
+        return f"The run was {when} before its first epoch finished: there is no estimate yet."
+    finished = len(result.runs)
+    planned = sum(result.gammas) * result.repeats
+    return (
+        f"The analysis was {when} before two gammas had finished runs "
+        f"({finished} of {planned} runs): there is no corrected MI yet."
+    )
+
+
+def _ragged_curves(curves, max_points: int) -> tuple[np.ndarray, np.ndarray]:
+    """Curves of different lengths as rectangular (runs, points) x and y arrays for one
+    bqplot Lines mark, at most about ``max_points`` columns.
+
+    A shorter curve repeats its last point to the end instead of NaN padding: bqplot
+    places each curve's label at its last point, and a NaN there is written into the
+    page as ``translate(x,undefined)``, one browser error per curve per redraw.
+    """
+    length = max(len(c) for c in curves)
+    step = max(1, length // max_points)
+    columns = np.unique(np.append(np.arange(0, length, step), length - 1))
+    xs = np.empty((len(curves), len(columns)))
+    ys = np.empty_like(xs)
+    for row, values in enumerate(curves):
+        values = np.asarray(values, dtype=float)
+        finite = np.flatnonzero(np.isfinite(values))
+        last = int(finite[-1]) if len(finite) else 0
+        at = np.minimum(columns, last)
+        xs[row], ys[row] = at, values[at]
+    return xs, ys
+
+
+def _gamma_key_html() -> str:
+    """A one-line key from colour to gamma (the live panel colours curves and points)."""
+    swatches = "".join(
+        f"<span style='margin-right:0.6em'><span style='display:inline-block;width:0.9em;"
+        f"height:0.9em;background:{colour};vertical-align:middle;border-radius:2px'></span>"
+        f" {gamma}</span>"
+        for gamma, colour in enumerate(GAMMA_COLOURS, start=1)
+    )
+    return f"<div style='font-size:90%'>gamma: {swatches}</div>"

@@ -101,3 +101,100 @@ def test_fit_panel_drag_and_click_change_the_kernel_result(lab, browser):
         assert "2" not in _ask(client, "good.gammas_used").strip("()").replace(" ", "").split(",")
     finally:
         client.stop_channels()
+
+
+ONE_LINE = [
+    "%load_ext nmi_jupyter",
+    "import nmi_jupyter as nmi\n"
+    "x, y = nmi.generators.correlated_gaussians(n=1500, dim=2, mi=1.0, seed=0)",
+    "%neuralmi x y --mode rigorous --gammas 1-6 --epochs 3 --seed 0 -o res",
+]
+# Errors of the page that come from the product (bqplot marks, our widgets), as
+# opposed to JupyterLab's own start-up noise.
+PRODUCT = ("attribute", "bqplot", "widget", "translate", "NaN", "undefined")
+
+
+def test_one_line_rigorous_cell_shows_one_truth_and_saves_the_dragged_fit(lab, browser):
+    import base64
+    import hashlib
+    import re
+    import subprocess
+    import sys
+
+    import nbformat
+
+    book = nbformat.v4.new_notebook()
+    book.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    book.cells = [nbformat.v4.new_code_cell(source) for source in ONE_LINE]
+    path = lab["root"] / "one_line.ipynb"
+    nbformat.write(book, path)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1300, "height": 1400})
+    errors: list[str] = []
+    page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    page.goto(f"{lab['base']}/lab/tree/one_line.ipynb?token={lab['token']}")
+    page.wait_for_selector(".jp-Notebook", timeout=120_000)
+    page.wait_for_selector("text=| Idle", timeout=120_000)
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Cells", exact=True).click()
+    page.wait_for_selector(
+        ".widget-html-content:has-text('Drag the orange handle')", timeout=300_000
+    )
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=300_000)
+    client = _kernel_client(lab)
+    try:
+        handle = None
+        for fill in HANDLE_FILL:
+            candidates = page.locator(f".bqplot path.dot[style*='{fill}']")
+            if candidates.count():
+                handle = candidates.last
+                break
+        assert handle is not None, "the orange handle is not in the page"
+        handle.scroll_into_view_if_needed()
+        box = handle.bounding_box()
+        figure = handle.locator("xpath=ancestor::*[local-name()='svg'][1]").bounding_box()
+        x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+        page.mouse.move(x0, y0)
+        page.mouse.down()
+        page.mouse.move(x0 - 0.3 * figure["width"], y0, steps=12)
+        page.mouse.up()
+        time.sleep(3)
+        page.screenshot(path=str(SHOTS / "04_one_line_after_drag.png"), full_page=True)
+        assert _ask(client, "res.fit.mode") == "manual"
+        # Every number in the cell's output area is the kernel's current result.
+        area = page.locator(".jp-Cell").nth(2).locator(".jp-OutputArea").inner_text()
+        shown = set(re.findall(r"\d+\.\d{3,4}", area))
+        kernel = _ask(
+            client,
+            "' '.join(f'{abs(v):.3f} {abs(v):.4f}' for v in (res.mi, res.mi_error, "
+            "res.mi_error_pred, "
+            "res.fit.slope, res.fit.delta, res.fit.r2, res.linear_mi))",
+        ).split()
+        assert f"{float(kernel[1]):.4f}" in area  # the corrected MI
+        stale = shown - set(kernel)
+        assert not stale, f"numbers on screen that the kernel's result does not have: {stale}"
+        picture = _ask(
+            client,
+            "__import__('hashlib').sha256(res.panel().png()).hexdigest()",
+        )
+    finally:
+        client.stop_channels()
+    page.keyboard.press("Control+s")
+    time.sleep(3)
+    subprocess.run(
+        [sys.executable, "-m", "jupyter", "nbconvert", "--to", "html", str(path)],
+        check=True,
+        capture_output=True,
+    )
+    exported = path.with_suffix(".html").read_text()
+    assert "FitPanel(children" not in exported
+    images = re.findall(r'src="data:image/png;base64,([^"]+)"', exported)
+    hashes = {hashlib.sha256(base64.b64decode(i)).hexdigest() for i in images}
+    assert picture in hashes, "the saved notebook does not show the dragged fit"
+    product = [e for e in errors if any(word in e for word in PRODUCT)]
+    assert not product, f"{len(product)} console errors, e.g. {product[:3]}"

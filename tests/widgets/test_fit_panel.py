@@ -155,7 +155,7 @@ def test_magic_output_variable_follows_the_panel():
     )
     fit_panel.FitPanel.__init__ = spy
     try:
-        res = ip.run_cell_magic(
+        returned = ip.run_cell_magic(
             "neuralmi",
             "x y --mode rigorous --gammas 1-6 --seed 0 -o res",
             "epochs = 3\nbatch_size = 32\nhidden_dim = 8",
@@ -163,7 +163,9 @@ def test_magic_output_variable_follows_the_panel():
     finally:
         fit_panel.FitPanel.__init__ = original
         ip.run_line_magic("unload_ext", "nmi_jupyter")
-    assert ip.user_ns["res"] is res and len(shown) == 1
+    res = ip.user_ns["res"]
+    # The fit panel is the result's view: no static copy is returned to go stale.
+    assert returned is None and isinstance(res, nmi.RigorousResult) and len(shown) == 1
     shown[0].handle.x = [4.5]
     assert ip.user_ns["res"].fit == res.refit(exclude=[5, 6]).fit
 
@@ -176,3 +178,50 @@ def test_a_clicked_hole_survives_dragging(result):
     assert panel.result.fit == result.refit(exclude=[2, 7, 8]).fit
     panel.handle.x = [8.5]
     assert panel.result.fit == result.refit(exclude=[2]).fit
+
+
+def test_min_gammas_box_shows_the_value_the_fit_used(result):
+    """A stopped analysis may have fewer gammas than min_gamma_points: the box must not
+    clip it (it showed 4 while the flag said 5) nor refit with the clipped value."""
+    few = result.refit(use=[1, 2, 3, 4])
+    few = dataclasses.replace(few, runs=tuple(r for r in few.runs if r.gamma <= 4))
+    assert few.fit.min_gamma_points == 5
+    panel = FitPanel(few)
+    assert panel.min_points.value == 5
+    panel.exclude([])
+    assert panel.result.fit.min_gamma_points == 5
+
+
+class _Handle:
+    def __init__(self, bundle):
+        self.bundles = [bundle]
+
+    def update(self, bundle, raw=False):
+        self.bundles.append(bundle)
+
+
+def test_displayed_panel_carries_a_picture_of_the_current_fit(result, monkeypatch):
+    import base64
+
+    import IPython.display
+
+    handles = []
+
+    def display(bundle, raw=False, display_id=False):
+        handles.append(_Handle(bundle))
+        return handles[-1]
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    panel = FitPanel(result)
+    panel._ipython_display_()
+    (handle,) = handles
+    first = handle.bundles[0]
+    assert "application/vnd.jupyter.widget-view+json" in first
+    assert base64.b64decode(first["image/png"])[:4] == b"\x89PNG"
+    assert "FitPanel(" not in first["text/plain"] and "Corrected MI" in first["text/plain"]
+    panel.handle.x = [3.5]  # a drag: the picture and the text follow it
+    last = handle.bundles[-1]
+    assert len(handle.bundles) == 2 and "fit (manual)" in last["text/plain"]
+    assert (
+        base64.b64decode(last["image/png"]) == panel.png() != base64.b64decode(first["image/png"])
+    )

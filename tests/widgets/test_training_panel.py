@@ -7,7 +7,7 @@ from ipywidgets import Widget
 import nmi_jupyter as nmi
 from nmi_jupyter.engine.events import EpochEnded, RunEnded, RunStarted
 from nmi_jupyter.widgets.buffers import EventBuffer, Throttle, decimate
-from nmi_jupyter.widgets.training_panel import TrainingPanel
+from nmi_jupyter.widgets.training_panel import GAMMA_COLOURS, TrainingPanel
 
 
 def _script(n_epochs=30, run_id=0, gamma=None, chunk=None, best=None, stop="early_stopping"):
@@ -115,7 +115,7 @@ def test_rigorous_panel_groups_runs_by_gamma():
     assert np.asarray(panel.curves.y).shape == (3, 12)
     assert len(panel.curves.colors) == 3
     np.testing.assert_allclose(panel.points.x, [1, 2, 2])
-    assert "3/4 runs done" in panel.status.value and "1 waiting" in panel.status.value
+    assert "3 of 4 runs done" in panel.status.value and "1 waiting" in panel.status.value
     assert "gamma 2" in panel.overview.value
 
 
@@ -205,3 +205,80 @@ def test_panel_follows_an_analysis_on_an_executor():
     assert counts == {"done": 4, "running": 0, "stopped": 2}
     assert {t.stop_reason for t in panel.buffer.runs.values() if t.gamma == 2} == {"failed"}
     assert np.asarray(panel.curves.y).shape[0] == 4  # curves of the runs that trained
+
+
+def test_curves_end_on_a_finite_point_so_the_browser_gets_no_undefined():
+    """bqplot writes each curve's label at its last point: NaN padding there became
+    ``translate(x,undefined)``, about 1,000 browser errors per rigorous run."""
+    panel = TrainingPanel("rigorous", total_runs=3, interval=0.0)
+    for run_id, n in enumerate((6, 9, 12)):
+        for event in _script(n, run_id=run_id, gamma=run_id + 1, chunk=0):
+            panel(event)
+    xs, ys = np.asarray(panel.curves.x), np.asarray(panel.curves.y)
+    assert xs.shape == ys.shape == (3, 12)
+    assert np.isfinite(xs).all() and np.isfinite(ys).all()
+    assert list(xs[:, -1]) == [5, 8, 11]  # each curve ends where its run ended
+    np.testing.assert_allclose(panel.epoch_axis.tick_values % 1, 0)  # whole epochs
+
+
+def test_status_counts_runs_and_controls_apart_and_keys_the_gamma_colours():
+    panel = TrainingPanel("rigorous", total_runs=4, interval=0.0, controls=1)
+    for event in _script(5, run_id=0, gamma=1, chunk=0):
+        panel(event)
+    assert "1 of 3 runs done</b> + 0 of 1 shuffled controls" in panel.status.value
+    assert "gamma:" in panel.key.value and GAMMA_COLOURS[9] in panel.key.value
+
+
+def test_no_red_training_now_curve_while_runs_train_together():
+    panel = TrainingPanel("rigorous", total_runs=2, interval=0.0)
+    scripts = [list(_script(6, run_id=i, gamma=2, chunk=i))[:-1] for i in (0, 1)]
+    for a, b in zip(*scripts, strict=True):  # batched: epochs interleave
+        panel(a)
+        panel(b)
+    assert len(panel.highlight.y) == 0
+    only = TrainingPanel("rigorous", total_runs=1, interval=0.0)
+    for event in list(_script(6, run_id=0, gamma=1, chunk=0))[:-1]:
+        only(event)
+    assert len(only.highlight.y) == 6
+
+
+def _rigorous(**options):
+    x, y = nmi.generators.correlated_gaussians(900, 2, 1.0, seed=0)
+    base = {"gammas": [1, 2, 3], "epochs": 2, "batch_size": 32, "seed": 0, "control": False}
+    return nmi.rigorous(x, y, **{**base, **options})
+
+
+def test_finish_with_the_fit_below_gives_way_to_it():
+    result = _rigorous()
+    panel = TrainingPanel("rigorous", total_runs=6, interval=0.0)
+    panel.finish(result, fit_below=True)
+    assert "6 runs</b> trained" in panel.status.value and "fit panel below" in panel.status.value
+    assert f"{result.mi:.3f}" not in panel.status.value  # no number to go stale
+    bundle = panel.mimebundle(result, fit_below=True)
+    assert "Corrected MI" not in bundle["text/plain"] and "fit panel below" in bundle["text/plain"]
+    import base64
+
+    assert base64.b64decode(bundle["image/png"])[:4] == b"\x89PNG"
+
+
+def test_a_stop_before_any_fit_is_said_in_words():
+    import dataclasses
+
+    result = dataclasses.replace(_rigorous(), fit=None, stop_reason="interrupted")
+    panel = TrainingPanel("rigorous", total_runs=6, interval=0.0)
+    panel.finish(result)
+    text = panel.status.value
+    assert "nan" not in text and "interrupted" in text and "no corrected MI yet" in text
+
+
+def test_text_progress_appears_only_with_the_first_event(monkeypatch):
+    import IPython.display
+
+    from nmi_jupyter.widgets.text_progress import TextProgress
+
+    shown = []
+    monkeypatch.setattr(IPython.display, "display", lambda *a, **k: shown.append(a))
+    progress = TextProgress(total_runs=1)
+    assert shown == []  # nothing drawn before the engine has checked the options
+    progress(next(_script(3)))
+    assert len(shown) == 1
