@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import ast
 import re
-import tomllib
 from pathlib import Path
+
+import tomllib
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -12,7 +14,8 @@ ROOT = Path(__file__).resolve().parents[1]
 def _readme_commands() -> list[str]:
     text = (ROOT / "README.md").read_text()
     section = text.split("## On a fresh machine", 1)[1].split("\n## ", 1)[0]
-    return [line.strip() for line in section.splitlines() if line.startswith("    ") and line.strip()]
+    lines = section.splitlines()
+    return [line.strip() for line in lines if line.startswith("    ") and line.strip()]
 
 
 def test_readme_has_an_install_and_a_test_command():
@@ -44,8 +47,11 @@ _DISTRIBUTIONS = {"IPython": "ipython", "yaml": "pyyaml"}
 def _imported_top_level(paths: list[Path]) -> set[str]:
     names = set()
     for path in paths:
-        for match in re.finditer(r"^\s*(?:from|import)\s+([A-Za-z_]\w*)", path.read_text(), re.M):
-            names.add(match.group(1))
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Import):
+                names.update(alias.name.split(".")[0] for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                names.add(node.module.split(".")[0])
     return names
 
 
@@ -66,9 +72,6 @@ def test_every_third_party_import_of_the_package_is_declared():
         if name not in sys.stdlib_module_names and name not in ("nmi_jupyter", "__future__")
     }
     # dask/distributed are imported lazily, only when a Dask client is passed in.
-    missing = {
-        name
-        for name in third_party
-        if _DISTRIBUTIONS.get(name, name).lower() not in declared | (extras & {"distributed", "dask"})
-    }
+    allowed = declared | (extras & {"distributed", "dask"})
+    missing = {n for n in third_party if _DISTRIBUTIONS.get(n, n).lower() not in allowed}
     assert not missing, f"imported by nmi_jupyter but not declared in pyproject.toml: {missing}"

@@ -10,8 +10,16 @@ from typing import Any
 import numpy as np
 
 from nmi_jupyter import __version__
-from nmi_jupyter.engine.config import EstimateConfig, check_option_names, make_config
-from nmi_jupyter.engine.data import check_gammas, check_pair, copula_normal
+from nmi_jupyter.engine.config import (
+    DEFAULT_GAMMAS,
+    FIT_OPTIONS,
+    EstimateConfig,
+    check_call,
+    check_option_names,
+    check_rigorous_options,
+    make_config,
+)
+from nmi_jupyter.engine.data import check_pair, copula_normal
 from nmi_jupyter.engine.distribute import (
     DEFAULT_RETRIES,
     check_executor,
@@ -24,16 +32,18 @@ from nmi_jupyter.engine.extrapolate import (
     DEFAULT_CONFIDENCE_LEVEL,
     DEFAULT_DELTA_THRESHOLD,
     DEFAULT_MIN_GAMMA_POINTS,
-    check_fit_options,
 )
+from nmi_jupyter.engine.interrupts import deferred_interrupts
 from nmi_jupyter.engine.linear_bound import LinearBound, linear_bound
 from nmi_jupyter.engine.plan import (
+    analysis_stop,
     check_chunk_size,
+    enters_result,
     plan_runs,
     run_record,
     train_slots,
 )
-from nmi_jupyter.engine.results import STOPPED_REASONS, EstimateResult
+from nmi_jupyter.engine.results import EstimateResult
 from nmi_jupyter.engine.rigorous_result import RigorousResult, fit_runs
 from nmi_jupyter.engine.runs import prepare_run, reported_history, reported_mi
 from nmi_jupyter.engine.runtime import draw_seed, resolve_device, torch_threads
@@ -90,20 +100,26 @@ def estimate(
             f"{', '.join(misplaced)} only apply to nmi.rigorous(...); nmi.estimate trains "
             "one run in this process."
         )
+    check_call(config, observer, cancel)
     config = _seeded(make_config(config, **options))
     xs, ys = _marginals(*check_pair(x, y), config)
     device = resolve_device(config.device)
-    run = prepare_run(xs, ys, config, config.seed, device)
+    run = prepare_run(xs, ys, config, config.seed, device, count_varying=True)
+    # The closed-form bound is computed before training, so that nothing but plain
+    # record-keeping (with Ctrl-C held back) follows a run that was interrupted.
+    linear = _linear(xs, ys, config)
     with torch_threads(config.threads, device) as threads:
         outcome = run.train(config, observer=observer, cancel=cancel)
-    mi, mi_val = reported_mi(outcome, config.units)
+    with deferred_interrupts():
+        mi, mi_val = reported_mi(outcome, config.units)
+        history = reported_history(outcome, config.units)
     return EstimateResult(
         mi=mi,
         mi_val=mi_val,
         units=config.units,
         best_epoch=outcome.best_epoch,
         stop_reason=outcome.stop_reason,
-        history=reported_history(outcome, config.units),
+        history=history,
         settings=config.to_dict(),
         n_train=run.n_train,
         n_val=run.n_val,
@@ -113,7 +129,8 @@ def estimate(
         device=str(device),
         threads=threads,
         version=__version__,
-        linear=_linear(xs, ys, config),
+        linear=linear,
+        varying_samples=run.varying,
         critic=outcome.critic,
     )
 
@@ -122,7 +139,7 @@ def rigorous(
     x: Any,
     y: Any,
     *,
-    gammas: Iterable[int] = range(1, 11),
+    gammas: Iterable[int] = DEFAULT_GAMMAS,
     repeats: int = 1,
     delta_threshold: float = DEFAULT_DELTA_THRESHOLD,
     min_gamma_points: int = DEFAULT_MIN_GAMMA_POINTS,
@@ -172,28 +189,33 @@ def rigorous(
         standard errors: the weighted fit's own, the dataset's fluctuation (shared by
         every gamma, so extrapolation cannot average it away) and the gap between the
         extrapolations of the training and the validation MI (bias that every chunk
-        shares); ``summary()`` lists them.  A cancelled or interrupted analysis keeps the
-        finished runs, fits what it has and is marked partial.
+        shares); ``summary()`` lists them.  A cancelled or interrupted analysis
+        (``stopped``) keeps the finished runs and, as partial runs, the best checkpoint so
+        far of each run still training; it fits what it has and is flagged ``partial``.
+        A second Ctrl-C while that is done changes nothing.
     """
+    # Every option is checked here, before the data are read and before any training.
+    check_call(config, observer, cancel)
     check_option_names(options, RIGOROUS_OPTIONS)
     config = _seeded(make_config(config, **options))
-    gamma_list = check_gammas(gammas)
-    if isinstance(repeats, bool) or not isinstance(repeats, int) or repeats < 1:
-        raise OptionError(f"repeats must be an integer >= 1, not {repeats!r}.")
-    for name, flag in (("batched", batched), ("control", control)):
-        if not isinstance(flag, bool):
-            raise OptionError(f"{name} must be True or False, not {flag!r}.")
-    if isinstance(retries, bool) or not isinstance(retries, int) or retries < 0:
-        raise OptionError(f"retries must be an integer >= 0, not {retries!r}.")
+    checked = check_rigorous_options(
+        {
+            "gammas": gammas,
+            "repeats": repeats,
+            "exclude": exclude,
+            "batched": batched,
+            "control": control,
+            "retries": retries,
+            "delta_threshold": delta_threshold,
+            "min_gamma_points": min_gamma_points,
+            "confidence_level": confidence_level,
+        }
+    )
+    gamma_list, repeats, batched = checked["gammas"], checked["repeats"], checked["batched"]
+    control, retries = checked["control"], checked["retries"]
     check_executor(executor)
-    check_fit_options(delta_threshold, min_gamma_points, confidence_level)
-    fit_request = {
-        "exclude": sorted(int(g) for g in exclude) if exclude is not None else None,
-        "use": None,
-        "delta_threshold": delta_threshold,
-        "min_gamma_points": min_gamma_points,
-        "confidence_level": confidence_level,
-    }
+    fit_request = {"exclude": checked["exclude"], "use": None}
+    fit_request.update({name: checked[name] for name in FIT_OPTIONS})
     xs, ys = _marginals(*check_pair(x, y), config)
     n = len(xs)
     check_chunk_size(n, max(gamma_list), config)
@@ -214,8 +236,7 @@ def rigorous(
                 observer=observer,
                 cancel=cancel,
             )
-        stops = [o.stop_reason for o in outcomes if o.stop_reason in STOPPED_REASONS]
-        stop_reason, failures, where = (stops[0] if stops else "completed"), {}, str(device)
+        stop_reason, failures, where = analysis_stop(outcomes), {}, str(device)
     else:
         done = run_on_executor(
             executor,
@@ -230,11 +251,18 @@ def rigorous(
         )
         outcomes, failures, stop_reason = done.outcomes, done.failures, done.stop_reason
         threads, where = done.threads, ", ".join(done.devices) or "none"
-    finished = [
-        (slot, run_record(slot, outcome, config.units))
-        for slot, outcome in zip(plan.slots, outcomes, strict=False)
-        if outcome is not None and outcome.stop_reason not in STOPPED_REASONS
-    ]
+    # Runs stopped by a cancel or an interrupt enter with their best checkpoint so far
+    # (partial runs); Ctrl-C is held back while they are recorded and fitted, so a
+    # second one cannot lose them.
+    with deferred_interrupts():
+        finished = [
+            (slot, run_record(slot, outcome, config.units))
+            for slot, outcome in zip(plan.slots, outcomes, strict=False)
+            if enters_result(outcome)
+        ]
+        runs = tuple(record for slot, record in finished if not slot.control)
+        controls = tuple(record for slot, record in finished if slot.control)
+        fit = fit_runs(runs, n, fit_request)
     if failures:
         reasons = sorted(set(failures.values()))
         warnings.warn(
@@ -243,11 +271,9 @@ def rigorous(
             NeuralMIWarning,
             stacklevel=2,
         )
-    runs = tuple(record for slot, record in finished if not slot.control)
-    controls = tuple(record for slot, record in finished if slot.control)
     return RigorousResult(
         runs=runs,
-        fit=fit_runs(runs, n, fit_request),
+        fit=fit,
         units=config.units,
         n_samples=n,
         gammas=tuple(gamma_list),

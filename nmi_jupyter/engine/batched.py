@@ -14,6 +14,7 @@ with the same seeds giving the same initialisation and minibatch order.
 from __future__ import annotations
 
 import copy
+import functools
 import math
 import time
 from collections.abc import Callable, Sequence
@@ -25,11 +26,13 @@ from torch.func import functional_call, stack_module_state, vmap
 
 from nmi_jupyter.engine.bounds import get_bound
 from nmi_jupyter.engine.config import EstimateConfig
+from nmi_jupyter.engine.divergence import ValueRange, curve_ranges, epoch_divergence
 from nmi_jupyter.engine.early_stopping import EarlyStopping
 from nmi_jupyter.engine.events import CancelToken, EpochEnded, Observer, RunEnded, RunStarted
-from nmi_jupyter.engine.models import build_critic, stacked_scores
+from nmi_jupyter.engine.interrupts import call_quietly, deferred_interrupts
+from nmi_jupyter.engine.models import build_critic, eval_pair_bytes, stacked_scores
 from nmi_jupyter.engine.runtime import seeded_init
-from nmi_jupyter.engine.train import TrainData, TrainOutcome, train_subset_size
+from nmi_jupyter.engine.train import TrainData, TrainOutcome, block_bound, train_subset_size
 from nmi_jupyter.engine.units import from_nats
 
 __all__ = ["RunSpec", "train_batched", "StackedAdam", "max_stack"]
@@ -103,6 +106,7 @@ class _Run:
     val_order: torch.Tensor
     stopper: EarlyStopping
     n_batches: int
+    ranges: tuple[ValueRange, ValueRange]  # of the training and validation curves
     perm: torch.Tensor = field(default=None)
     pos: int = 0
     epoch: int = 0
@@ -149,8 +153,9 @@ def train_batched(
     """Train every run of ``specs`` together; one :class:`TrainOutcome` per spec, in order.
 
     Every run has the same input widths and device.  On cancel or
-    KeyboardInterrupt the runs still training end as "cancelled"/"interrupted"
-    with what they had; finished runs are unaffected.
+    KeyboardInterrupt the runs still training end as "cancelled"/"interrupted",
+    each with the numbers of its best checkpoint so far (NaN without a finished
+    epoch); finished runs are unaffected.
     """
     emit = observer or (lambda event: None)
     first = specs[0].data
@@ -204,6 +209,9 @@ def train_batched(
                 config.gaussian_sigma,
             ),
             n_batches=n_tr // batch,
+            ranges=curve_ranges(
+                config.estimator, batch, n_tr, train_subset_size(n_tr, n_va, batch), n_va
+            ),
         )
         t_off, v_off = t_off + n_tr, v_off + n_va
         runs.append(run)
@@ -239,8 +247,7 @@ def train_batched(
             )
         return list(zip(train, val, strict=True))
 
-    def finish(run: _Run, reason: str) -> None:
-        run.stop_reason = reason
+    def finish(run: _Run, reason: str, notify: Observer = emit) -> None:
         best = run.best_epoch
         if best in run.checkpoints:  # the numbers reported: whole partitions, large blocks
             block = config.eval_batch_size
@@ -253,7 +260,8 @@ def train_batched(
                     scores_of, bound, state, buffers, x_val, y_val, run.val_order[None], block
                 )[0]
         run.elapsed = time.perf_counter() - start
-        emit(
+        run.stop_reason = reason  # only now: a run interrupted while evaluated is finished again
+        notify(
             RunEnded(
                 mi=float(from_nats(run.mi_train, units)),
                 mi_val=float(from_nats(run.mi_val, units)),
@@ -266,6 +274,7 @@ def train_batched(
             )
         )
 
+    stop = ""  # "cancelled" or "interrupted" when training stops before every run ends
     try:
         for run in runs:
             emit(
@@ -281,9 +290,7 @@ def train_batched(
             run.new_epoch(device)
         while active:
             if cancel is not None and cancel.cancelled:
-                for run in active:
-                    finish(run, "cancelled")
-                active = []
+                stop = "cancelled"
                 break
             idx = torch.stack([r.perm[r.pos * batch : (r.pos + 1) * batch] for r in active])
             plist = [params[n] for n in names]
@@ -301,7 +308,9 @@ def train_batched(
             for slots in _groups_by_size(active, ended, max_stack(config, batch)):
                 group = [active[i] for i in slots]
                 for i, run, (tr, va) in zip(slots, group, evaluate(group, slots), strict=True):
-                    if not (ok[i] and math.isfinite(tr) and math.isfinite(va)):
+                    if not ok[i] or epoch_divergence(
+                        [*run.train_hist, tr], [*run.val_hist, va], *run.ranges
+                    ):
                         finish(run, "diverged")
                         stopped.add(i)
                         continue
@@ -339,9 +348,15 @@ def train_batched(
                 finite = finite[slots_t]
                 active = [active[i] for i in keep]
     except KeyboardInterrupt:
-        for run in active:
-            if not run.stop_reason:
-                finish(run, "interrupted")
+        stop = "interrupted"
+    if stop:
+        # Each run still training keeps its best checkpoint so far, as a partial run
+        # (none without a finished epoch).  Ctrl-C is held back meanwhile and observers
+        # may raise no further KeyboardInterrupt, so a second one cannot lose them.
+        with deferred_interrupts():
+            for run in runs:
+                if not run.stop_reason:
+                    finish(run, stop, lambda event: call_quietly(emit, event))
     return [
         TrainOutcome(
             train=np.array(r.train_hist),
@@ -379,10 +394,17 @@ def _evaluate_stack(
 ) -> list[float]:
     """The bound of each stacked run on its own set (rows of ``order``: global indices in
     a fixed random order), as the size-weighted mean over near-equal blocks, in nats —
-    the same blocks as :func:`train.evaluate_bound`."""
-    n = order.shape[1]
-    total = torch.zeros(order.shape[0], dtype=torch.float64, device=order.device)
+    the same blocks as :func:`train.evaluate_bound`, scored a few rows at a time when
+    the stack's score matrices would exceed ``memory.SCORE_MEMORY_BUDGET``."""
+    n_runs, n = order.shape
+    pair = eval_pair_bytes(params)
+    total = torch.zeros(n_runs, dtype=torch.float64, device=order.device)
     for cols in torch.arange(n, device=order.device).tensor_split(max(n // block, 1)):
         idx = order[:, cols]
-        total += bound(scores_of(params, buffers, x[idx], y[idx])).double() * len(cols)
+        rows_of = functools.partial(_stack_rows, scores_of, params, buffers, x[idx], y[idx])
+        total += block_bound(bound, rows_of, len(cols), pair, stack=n_runs).double() * len(cols)
     return (total / n).tolist()
+
+
+def _stack_rows(scores_of, params, buffers, x, y, start: int, stop: int) -> torch.Tensor:
+    return scores_of(params, buffers, x[:, start:stop], y)

@@ -11,13 +11,24 @@ the limitations of variational MI estimators" (SMILE).
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 
 import torch
 from torch.nn import functional as F
 
-__all__ = ["BOUNDS", "infonce", "nwj", "tuba", "js", "smile", "get_bound"]
+__all__ = [
+    "BOUNDS",
+    "infonce",
+    "nwj",
+    "tuba",
+    "js",
+    "smile",
+    "get_bound",
+    "bound_by_rows",
+    "has_row_form",
+]
 
 Bound = Callable[[torch.Tensor], torch.Tensor]
 
@@ -101,5 +112,68 @@ BOUNDS: dict[str, Bound] = {"infonce": infonce, "nwj": nwj, "tuba": tuba, "js": 
 def get_bound(name: str, smile_clip: float = 5.0) -> Bound:
     """The bound called ``name``, with SMILE's clip bound in."""
     if name == "smile":
-        return lambda scores: smile(scores, clip=smile_clip)
+        return functools.partial(smile, clip=smile_clip)
     return BOUNDS[name]
+
+
+# The value of each bound as sums over rows: the scores the diagonal and the
+# off-diagonal terms see (tuba's family), or InfoNCE's row-wise log-softmax.
+_TUBA_SCORES: dict[Callable, Callable[[torch.Tensor], torch.Tensor]] = {
+    tuba: lambda s: s,
+    nwj: lambda s: s - 1.0,
+    js: lambda s: (s + 1.0) - 1.0,  # valued as nwj(scores + 1)
+}
+
+
+def has_row_form(bound: Bound) -> bool:
+    """True when :func:`bound_by_rows` can value ``bound`` (any from :func:`get_bound`)."""
+    base = getattr(bound, "func", bound)
+    return base is infonce or base is smile or base in _TUBA_SCORES
+
+
+def bound_by_rows(
+    bound: Bound, rows: Callable[[int, int], torch.Tensor], n: int, chunk: int
+) -> torch.Tensor:
+    """The value of ``bound`` (from :func:`get_bound`) on an (..., n, n) score matrix that
+    is never built whole: ``rows(start, stop)`` returns its rows ``start:stop`` as
+    (..., stop - start, n), and ``chunk`` rows are scored at a time, so memory is
+    O(chunk * n).  Equal to ``bound(scores)`` up to rounding (sums are accumulated in
+    float64); a value only, for evaluation: JS and SMILE train with another gradient.
+    """
+    if n < 2 or chunk < 1:
+        raise ValueError(f"need n >= 2 and chunk >= 1, got n={n}, chunk={chunk}")
+    base = getattr(bound, "func", bound)
+    if not has_row_form(bound):
+        raise ValueError(f"{bound!r} has no row-by-row form")
+    transform = _TUBA_SCORES.get(base, lambda s: s)
+    clip = getattr(bound, "keywords", {}).get("clip", 5.0)
+    joint = row_lse = 0.0
+    off_lse = []
+    dtype = None
+    for start in range(0, n, chunk):
+        block = rows(start, min(start + chunk, n))
+        dtype = block.dtype
+        r = block.shape[-2]
+        if base is infonce:
+            log_prob = torch.diagonal(block, offset=start, dim1=-2, dim2=-1) - torch.logsumexp(
+                block, dim=-1
+            )
+            row_lse = row_lse + log_prob.double().sum(dim=-1)
+            continue
+        scores = transform(block)
+        joint = joint + torch.diagonal(scores, offset=start, dim1=-2, dim2=-1).double().sum(-1)
+        if base is smile:
+            scores = torch.clamp(block, -clip, clip)
+        cols = torch.arange(n, device=block.device)
+        on_diagonal = cols[None, :] == torch.arange(start, start + r, device=block.device)[:, None]
+        masked = scores.masked_fill(on_diagonal, -math.inf)
+        off_lse.append(torch.logsumexp(masked.flatten(-2), dim=-1).double())
+    if base is infonce:
+        value = row_lse / n + math.log(n)
+    else:
+        log_marginal = torch.logsumexp(torch.stack(off_lse), dim=0) - math.log(n * (n - 1))
+        if base is smile:
+            value = joint / n - log_marginal
+        else:
+            value = 1.0 + joint / n - torch.exp(log_marginal)
+    return value.to(dtype)

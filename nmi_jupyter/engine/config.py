@@ -2,19 +2,32 @@
 
 The option names here are the public contract: the Python API, the
 ``%%neuralmi`` magic (``--batch-size`` style) and ``%config`` all use them.
-Validation lives in one place, :meth:`EstimateConfig.__post_init__`.
+Validation lives here: :meth:`EstimateConfig.__post_init__` for the options of one
+run, :func:`check_rigorous_options` for those of a rigorous analysis and
+:func:`check_call` for the arguments of every public call, all through the checking
+functions of :mod:`~nmi_jupyter.engine.options_check`, and all before any training.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import math
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from nmi_jupyter.engine.errors import OptionError, closest_option_hint
+from nmi_jupyter.engine.extrapolate import check_fit_options
+from nmi_jupyter.engine.options_check import (
+    as_bool,
+    as_choice,
+    as_float,
+    as_gamma_subset,
+    as_gammas,
+    as_int,
+    check_cancel,
+    check_observer,
+    describe_value,
+)
 
 __all__ = [
     "EstimateConfig",
@@ -25,6 +38,11 @@ __all__ = [
     "UNITS",
     "DEVICES",
     "make_config",
+    "check_option",
+    "check_rigorous_options",
+    "check_call",
+    "DEFAULT_GAMMAS",
+    "FIT_OPTIONS",
 ]
 
 ESTIMATORS = ("infonce", "nwj", "tuba", "js", "smile")
@@ -51,7 +69,16 @@ DEFAULT_EVAL_BATCH_SIZE = 512
 DEFAULT_SMILE_CLIP = 5.0
 DEFAULT_MEDIAN_WINDOW = 5
 DEFAULT_GAUSSIAN_SIGMA = 1.0
+DEFAULT_GAMMAS = tuple(range(1, 11))
+FIT_OPTIONS = ("delta_threshold", "min_gamma_points", "confidence_level")
 
+_CHOICES = {
+    "estimator": ESTIMATORS,
+    "critic": CRITICS,
+    "activation": ACTIVATIONS,
+    "split": SPLITS,
+    "units": UNITS,
+}
 _OPTIONAL_MINIMUMS = {"threads": 1, "seed": 0}
 _INT_MINIMUMS = {
     "epochs": 1,
@@ -63,6 +90,14 @@ _INT_MINIMUMS = {
     "gap": 0,
     "median_window": 1,
     "eval_batch_size": 2,
+}
+# name: (low, high, low end open, high end open)
+_FLOAT_RANGES = {
+    "lr": (0.0, None, True, False),
+    "smile_clip": (0.0, None, True, False),
+    "gaussian_sigma": (0.0, None, False, False),
+    "min_improvement": (0.0, None, False, False),
+    "val_fraction": (0.0, 0.5, True, True),
 }
 
 
@@ -78,6 +113,9 @@ class EstimateConfig:
             (g(x)ᵀ W h(y)) or ``concat`` (a joint MLP on (x_i, y_j)).
         epochs: the most epochs to train; early stopping usually ends sooner.
         batch_size: training minibatch size (also the InfoNCE ceiling log(batch_size)).
+            Each step scores batch_size² pairs; a batch_size whose score matrix would
+            need more than ``memory.SCORE_MEMORY_BUDGET`` (1 GiB: up to 6688, or 829
+            with the default concat critic) is refused before training.
         lr: Adam learning rate.
         patience: epochs without relative improvement of the smoothed validation
             curve before stopping.
@@ -101,9 +139,11 @@ class EstimateConfig:
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda`` (``cuda:1`` too).
         threads: torch CPU threads during training; ``None`` picks 1, measured
             fastest for these small models on few cores.
-        eval_batch_size: block size for evaluating the bound on the training and
-            validation sets each epoch (a partition smaller than this is one block).
-            Larger blocks loosen InfoNCE's log(n) cap; memory is O(block²).
+        eval_batch_size: block size for the reported values, the bound on the whole
+            training and validation sets at the best checkpoint (a partition smaller
+            than this is one block).  Larger blocks loosen InfoNCE's log(n) cap; a
+            block whose score matrix would exceed ``memory.SCORE_MEMORY_BUDGET`` is
+            scored a few rows at a time (same value, bounded memory, more time).
         smile_clip: the SMILE clip tau.
         median_window, gaussian_sigma: smoothing of the validation history.
     """
@@ -134,38 +174,33 @@ class EstimateConfig:
     gaussian_sigma: float = DEFAULT_GAUSSIAN_SIGMA
 
     def __post_init__(self) -> None:
-        _check_choice("estimator", self.estimator, ESTIMATORS)
-        _check_choice("critic", self.critic, CRITICS)
-        _check_choice("activation", self.activation, ACTIVATIONS)
-        _check_choice("split", self.split, SPLITS)
-        _check_choice("units", self.units, UNITS)
-        if not isinstance(self.device, str) or not (
-            self.device in DEVICES or self.device.startswith("cuda:")
-        ):
+        for name, choices in _CHOICES.items():
+            self._set(name, as_choice(name, getattr(self, name), choices))
+        device = self.device
+        if not isinstance(device, str) or not (device in DEVICES or device.startswith("cuda:")):
             raise OptionError(
-                f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', not {self.device!r}."
+                f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', not {describe_value(device)}."
             )
+        self._set("device", str(device))
         for name, minimum in _INT_MINIMUMS.items():
-            self._set(name, _check_int(name, getattr(self, name), minimum))
+            self._set(name, as_int(name, getattr(self, name), minimum))
         if self.median_window % 2 == 0:
             raise OptionError(f"median_window must be odd, not {self.median_window}.")
-        for name in ("threads", "seed"):
+        for name, minimum in _OPTIONAL_MINIMUMS.items():
             value = getattr(self, name)
             if value is not None:
-                self._set(name, _check_int(name, value, minimum=_OPTIONAL_MINIMUMS[name]))
-        self._set("lr", _check_positive("lr", self.lr))
-        self._set("smile_clip", _check_positive("smile_clip", self.smile_clip))
-        self._set("gaussian_sigma", _check_positive("gaussian_sigma", self.gaussian_sigma, True))
-        self._set("min_improvement", _check_positive("min_improvement", self.min_improvement, True))
-        fraction = self.val_fraction
-        if not (isinstance(fraction, numbers.Real) and 0 < fraction < 0.5):
-            raise OptionError(
-                f"val_fraction must be a number strictly between 0 and 0.5, not {fraction!r}."
+                self._set(name, as_int(name, value, minimum))
+        for name, (low, high, low_open, high_open) in _FLOAT_RANGES.items():
+            value = as_float(
+                name, getattr(self, name), low, high, low_open=low_open, high_open=high_open
             )
-        self._set("val_fraction", float(fraction))
+            self._set(name, value)
         for name in ("standardize", "copula"):
-            if not isinstance(getattr(self, name), bool):
-                raise OptionError(f"{name} must be True or False, not {getattr(self, name)!r}.")
+            self._set(name, as_bool(name, getattr(self, name)))
+        # Last, once every field is valid: a training step must fit the memory budget.
+        from nmi_jupyter.engine.memory import check_score_memory
+
+        check_score_memory(self)
 
     def _set(self, name: str, value: Any) -> None:
         # Normalise numpy scalars to plain Python values so settings stay JSON data.
@@ -203,22 +238,49 @@ def make_config(base: EstimateConfig | None = None, /, **options: Any) -> Estima
     return EstimateConfig(**merged)
 
 
-def _check_choice(name: str, value: Any, choices: tuple[str, ...]) -> None:
-    if value not in choices:
-        hint = closest_option_hint(str(value), choices)
-        raise OptionError(f"{name} must be one of {', '.join(choices)}; got {value!r}{hint}.")
+def check_rigorous_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` with every rigorous-analysis option it holds checked and converted to
+    plain Python values (other keys pass through unchanged).
+
+    ``gammas`` -> sorted list of distinct ints; ``repeats``, ``retries`` -> int;
+    ``batched``, ``control`` -> bool; the fit options through
+    :func:`~nmi_jupyter.engine.extrapolate.check_fit_options`; ``exclude`` -> a sorted
+    list of gammas the analysis has (``gammas`` if given, else :data:`DEFAULT_GAMMAS`)
+    that leaves at least two for the fit, or None.  Raises :class:`OptionError`.
+    """
+    out = dict(options)
+    if "gammas" in out:
+        out["gammas"] = as_gammas(out["gammas"])
+    for name, minimum in (("repeats", 1), ("retries", 0)):
+        if name in out:
+            out[name] = as_int(name, out[name], minimum)
+    for name in ("batched", "control"):
+        if name in out:
+            out[name] = as_bool(name, out[name])
+    given = {name: out[name] for name in FIT_OPTIONS if name in out}
+    checked = dict(zip(FIT_OPTIONS, check_fit_options(**given), strict=True))
+    out.update({name: checked[name] for name in given})
+    if out.get("exclude") is not None:
+        gammas = out.get("gammas", DEFAULT_GAMMAS)
+        out["exclude"] = as_gamma_subset("exclude", out["exclude"], gammas)
+    return out
 
 
-def _check_int(name: str, value: Any, minimum: int) -> int:
-    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < minimum:
-        raise OptionError(f"{name} must be an integer >= {minimum}, not {value!r}.")
-    return int(value)
+def check_option(name: str, value: Any) -> Any:
+    """One option on its own (a ``%config`` default, say), checked as ``estimate()`` or
+    ``rigorous()`` would check it, and converted to a plain Python value."""
+    if name in option_names():
+        return getattr(make_config(**{name: value}), name)
+    return check_rigorous_options({name: value})[name]
 
 
-def _check_positive(name: str, value: Any, allow_zero: bool = False) -> float:
-    ok = isinstance(value, numbers.Real) and not isinstance(value, bool) and math.isfinite(value)
-    ok = ok and (value >= 0 if allow_zero else value > 0)
-    if not ok:
-        bound = ">= 0" if allow_zero else "> 0"
-        raise OptionError(f"{name} must be a finite number {bound}, not {value!r}.")
-    return float(value)
+def check_call(config: Any = None, observer: Any = None, cancel: Any = None) -> None:
+    """The arguments every public call shares: ``config`` an :class:`EstimateConfig` or
+    None, ``observer`` a callable or None, ``cancel`` a ``CancelToken`` or None."""
+    if config is not None and not isinstance(config, EstimateConfig):
+        raise OptionError(
+            "config must be an nmi_jupyter.EstimateConfig (e.g. nmi.EstimateConfig(epochs=20)) "
+            f"or None, not {describe_value(config)}; pass options as keywords instead."
+        )
+    check_observer(observer)
+    check_cancel(cancel)

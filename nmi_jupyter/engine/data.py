@@ -13,7 +13,8 @@ from typing import Any
 import numpy as np
 from scipy import stats
 
-from nmi_jupyter.engine.errors import InsufficientDataError, InvalidDataError, OptionError
+from nmi_jupyter.engine.errors import InsufficientDataError, InvalidDataError
+from nmi_jupyter.engine.options_check import as_gammas
 
 __all__ = [
     "as_samples",
@@ -23,6 +24,8 @@ __all__ = [
     "gamma_chunks",
     "master_order",
     "check_gammas",
+    "column_blocks",
+    "standardized_parts",
     "MIN_VALIDATION",
 ]
 
@@ -32,17 +35,21 @@ MIN_VALIDATION = 10
 
 
 def as_samples(data: Any, name: str) -> np.ndarray:
-    """Return ``data`` as a float64 array of shape (n_samples, n_features).
+    """Return ``data`` as a float array of shape (n_samples, n_features): float32 input
+    stays float32 (no copy; later steps compute in float64 where it matters), any
+    other numbers become float64.
 
     1-D input is one feature; (N, a, b, ...) input is flattened per sample.
     """
-    if hasattr(data, "detach") and hasattr(data, "cpu"):  # torch tensor, without importing torch
-        data = data.detach().cpu().numpy()
-    elif hasattr(data, "to_numpy"):  # pandas Series / DataFrame
-        data = data.to_numpy()
     try:
+        if hasattr(data, "detach") and hasattr(data, "cpu"):  # torch, without importing torch
+            data = _tensor_to_numpy(data)
+        elif hasattr(data, "to_numpy"):  # pandas Series / DataFrame
+            data = data.to_numpy()
+        elif hasattr(data, "toarray") and hasattr(data, "nnz"):  # scipy.sparse
+            data = data.toarray()
         array = np.asarray(data)
-    except (ValueError, TypeError) as exc:
+    except (ValueError, TypeError, RuntimeError, OverflowError) as exc:
         raise InvalidDataError(
             f"{name} could not be read as a numeric array (ragged or mixed data?): {exc}."
         ) from None
@@ -60,7 +67,8 @@ def as_samples(data: Any, name: str) -> np.ndarray:
     if array.size == 0:
         raise InvalidDataError(f"{name} is empty (shape {array.shape}).")
     array = array.reshape(len(array), -1) if array.ndim != 1 else array[:, None]
-    array = array.astype(np.float64, copy=False)
+    if array.dtype != np.float32:
+        array = array.astype(np.float64, copy=False)
     bad = ~np.isfinite(array)
     if bad.any():
         rows = np.flatnonzero(bad.any(axis=1))
@@ -77,6 +85,18 @@ def as_samples(data: Any, name: str) -> np.ndarray:
             "they carry no information, remove them."
         )
     return array
+
+
+def _tensor_to_numpy(tensor: Any) -> np.ndarray:
+    """A torch tensor as a numpy array: sparse tensors densified, and half-precision
+    floats (bfloat16, float16, which numpy cannot hold or torch cannot export)
+    widened to float64, the precision every input ends up in."""
+    tensor = tensor.detach().cpu()
+    if str(getattr(tensor, "layout", "torch.strided")) != "torch.strided":
+        tensor = tensor.to_dense()
+    if str(tensor.dtype) in ("torch.float16", "torch.bfloat16"):
+        tensor = tensor.double()
+    return tensor.numpy()
 
 
 def check_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
@@ -145,16 +165,62 @@ class Standardizer:
     def __call__(self, data: np.ndarray) -> np.ndarray:
         return (data - self.mean) / self.scale
 
+    def to_float32(self, data: np.ndarray) -> np.ndarray:
+        """``self(data)`` computed in float64 and stored as float32 (what the critic
+        sees), a block of columns at a time: no whole float64 copy is made."""
+        out = np.empty(data.shape, dtype=np.float32)
+        for cols in column_blocks(data):
+            out[:, cols] = (data[:, cols] - self.mean[cols]) / self.scale[cols]
+        return out
+
+
+def standardized_parts(
+    data: np.ndarray, parts: list[np.ndarray], standardize: bool = True
+) -> list[np.ndarray]:
+    """``data[rows]`` for each ``rows`` in ``parts`` as float32 (what the critic sees),
+    z-scored in float64 with the statistics of the first part (the training part) when
+    ``standardize``.  Float64 data take the statistics of the whole training part, as
+    always; float32 data (whose precision is float32 anyway) a block of columns at a
+    time, so no float64 or whole training copy is made."""
+    if data.dtype != np.float32:
+        train = data[parts[0]]
+        scaler = Standardizer.fit(train) if standardize else Standardizer.identity(data.shape[1])
+        return [scaler.to_float32(train)] + [scaler.to_float32(data[rows]) for rows in parts[1:]]
+    out = [np.empty((len(rows), data.shape[1]), dtype=np.float32) for rows in parts]
+    for cols in column_blocks(data):
+        blocks = [data[rows, cols].astype(np.float64) for rows in parts]
+        if standardize:
+            scaler = Standardizer.fit(blocks[0])
+            blocks = [scaler(block) for block in blocks]
+        for target, block in zip(out, blocks, strict=True):
+            target[:, cols] = block
+    return out
+
+
+# Elements (rows x columns) of the float64 working blocks of the column-wise steps:
+# 32 MiB, a small part of the data at the sizes where memory matters.
+_BLOCK_ELEMENTS = 2**22
+
+
+def column_blocks(data: np.ndarray) -> list[slice]:
+    """Slices of columns of ``data`` (n, d) holding about ``_BLOCK_ELEMENTS`` each."""
+    width = max(1, _BLOCK_ELEMENTS // max(len(data), 1))
+    return [slice(j, j + width) for j in range(0, data.shape[1], width)]
+
 
 def copula_normal(data: np.ndarray) -> np.ndarray:
     """Each column mapped to a standard normal through its ranks: ``Phi^-1(rank / (n + 1))``.
 
     A monotone per-feature map, so MI is unchanged, and the result is the same for any
     increasing transform of a column (exactly: only the ranks are used).  Ties get
-    their average rank.  (n, d) -> (n, d) float64.
+    their average rank.  (n, d) -> (n, d), float32 for float32 data (the critic's
+    precision; half the memory), float64 otherwise.  One column at a time, so the
+    working memory is a few columns, not a few copies of ``data``.
     """
-    ranks = stats.rankdata(data, axis=0)
-    return stats.norm.ppf(ranks / (len(data) + 1))
+    out = np.empty(data.shape, dtype=np.float32 if data.dtype == np.float32 else np.float64)
+    for j in range(data.shape[1]):
+        out[:, j] = stats.norm.ppf(stats.rankdata(data[:, j]) / (len(data) + 1))
+    return out
 
 
 def master_order(n: int, split: str, rng: np.random.Generator) -> np.ndarray:
@@ -176,16 +242,6 @@ def gamma_chunks(order: np.ndarray, gammas: list[int]) -> dict[int, list[np.ndar
 
 
 def check_gammas(gammas: Any) -> list[int]:
-    """Validate a gamma list: distinct integers >= 1, returned sorted."""
-    try:
-        items = list(gammas)
-        values = sorted({int(g) for g in items if float(g) == int(g)})
-        ok = len(values) == len(items) and all(g >= 1 for g in values)
-    except (TypeError, ValueError):
-        ok = False
-    if not ok or len(values) < 2:
-        raise OptionError(
-            f"gammas must be at least two distinct integers >= 1 (e.g. range(1, 11)), "
-            f"not {gammas!r}."
-        )
-    return values
+    """Validate a gamma list: distinct integers >= 1 (numpy integers and 3.0 too),
+    returned sorted as plain ints; anything else is an :class:`OptionError`."""
+    return as_gammas(gammas)

@@ -1,8 +1,12 @@
-"""Failure flags of a rigorous analysis beyond the line fit: pure functions of numbers.
+"""The verdict: failure flags of every result beyond the line fit, pure functions of numbers.
 
 Each check returns :class:`Flag` objects with one sentence saying what was seen
 and what to do.  The thresholds are named constants, chosen on the accuracy
-suite (``benchmarks/accuracy``).
+suite (``benchmarks/accuracy``).  Every comparison is made in nats, whatever the
+result's units (values are converted on the way in, and back only for the
+sentences), so a result gets the same flags in bits and in nats.  Both result
+types take their verdict from here: :func:`diagnose` for a rigorous analysis,
+:func:`estimate_flags` for one run.
 """
 
 from __future__ import annotations
@@ -13,17 +17,24 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from nmi_jupyter.engine.config import DEFAULT_EVAL_BATCH_SIZE, DEFAULT_VAL_FRACTION
+from nmi_jupyter.engine.divergence import infonce_ceiling
 from nmi_jupyter.engine.extrapolate import GammaFit, fit_gamma_line
 from nmi_jupyter.engine.flags import Flag
 from nmi_jupyter.engine.linear_bound import LinearBound
-from nmi_jupyter.engine.units import from_nats
+from nmi_jupyter.engine.units import NATS_PER_BIT, from_nats, to_nats
 
 if TYPE_CHECKING:
+    from nmi_jupyter.engine.results import EstimateResult
     from nmi_jupyter.engine.rigorous_result import RunRecord
 
 __all__ = [
     "diagnose",
+    "estimate_flags",
     "ceiling_flag",
+    "ceilings",
+    "partition_sizes",
+    "varying_samples",
     "overfitting_flags",
     "unstable_flag",
     "slope_flag",
@@ -32,15 +43,21 @@ __all__ = [
     "control_estimate",
 ]
 
-# InfoNCE cannot train past log(batch_size); values above this fraction of it are capped.
-# On the accuracy suite (two seeds) runs reaching 80-82 % of the ceiling gave estimates
-# 6-7 % low (d = 20 Gaussian, 4 nats), within the 15 % of an accurate one, and those
-# reaching 96 % were 10 % low; from 89 % on, most were misses (up to -46 %).
+# InfoNCE on blocks of n pairs is at most about log(n) (divergence.infonce_ceiling): the
+# training objective at log(batch_size), the reported value (blocks of eval_batch_size
+# on the whole partition) at its own, larger cap.  A critic learns little that its
+# objective cannot reward, so an estimate at this fraction of the smaller of the two
+# ceilings is capped below the truth.  The one fraction of the flag, the summary and
+# the plots.  On the accuracy suite (two seeds) runs reaching 80-82 % of log(batch_size)
+# gave estimates 6-7 % low (d = 20 Gaussian, 4 nats), within the 15 % of an accurate
+# one, and those reaching 96 % were 10 % low; from 89 % on, most were misses (to -46 %).
 CEILING_FRACTION = 0.85
-# Training MI above validation MI by more than this fraction (at the smallest gamma).
+# Training MI above validation MI by more than this fraction (at the smallest gamma) and
+# by more than OVERFIT_MIN_NATS (0.05 bits, the value chosen when results were in bits).
 OVERFIT_FRACTION = 0.25
+OVERFIT_MIN_NATS = 0.05 * NATS_PER_BIT
 # The train- and validation-MI extrapolations must agree within this fraction of the
-# estimate (of 0.1 in the result's units near MI = 0), however noisy the validation
+# estimate (of DISAGREE_FLOOR_NATS near MI = 0), however noisy the validation
 # fit: on the accuracy suite (seeds 0 and 1) 16 of the 17 results with a gap above
 # 25 % were misses (one a validation intercept 26 % *above* the training one:
 # Student-t, df 3, SMILE, +27 %; the 17th was 13 % low), and the other accurate ones
@@ -49,6 +66,10 @@ OVERFIT_FRACTION = 0.25
 # noisy validation fit hide that +27 % miss and flagged accurate fits whose gap was
 # small but precise.
 DISAGREE_RELATIVE = 0.25
+# 0.1 bits: the floor the suite was calibrated with (results in bits).  It was 0.1 in
+# the result's units, so the same runs in nats got a floor 1.44 times lower and could
+# be called reliable in nats, unreliable in bits.
+DISAGREE_FLOOR_NATS = 0.1 * NATS_PER_BIT
 # A slope below zero by more than this many standard errors, losing more than this
 # fraction of the corrected MI across the fitted gammas: runs under-fit.  Measured:
 # accurate fits (within 1 % of the truth) lost 13-14 % (d = 1 Gaussian, N = 2000;
@@ -74,6 +95,19 @@ CONTROL_RELATIVE = 0.1
 LINEAR_RELATIVE = 0.15
 LINEAR_Z = 2.0
 LINEAR_BITS = 0.05
+# One run (nmi.estimate) on fewer training samples than input features: the embedding
+# of that variable can map its samples to any codes (a linear layer interpolates n <= d
+# points), so the critic can pair training samples whatever the truth, and the estimate
+# means nothing (d = 1000, N = 500 gave 0.51 bits for 2.5).  Below SAMPLES_PER_FEATURE
+# per feature (the classical rule of ten events per variable of regression models) it
+# is a warning: the critic is on the edge of memorising.
+SAMPLES_PER_FEATURE = 10
+# A variable is degenerate in a partition when fewer than this many of its samples
+# differ from its most common value (in every feature): the dependence, if any, rests
+# on a handful of samples, so the bound's error (about 1/sqrt(count) of it) exceeds the
+# 15 % the accuracy suite calls accurate, and with none (a y with one positive in 5000
+# has none in one partition) there is nothing to learn or to validate.
+DEGENERATE_MIN_VARYING = 10
 
 
 def diagnose(
@@ -96,22 +130,79 @@ def diagnose(
     return tuple(flags)
 
 
+def partition_sizes(n_samples: int, settings: dict[str, Any]) -> tuple[int, int]:
+    """Training and validation samples of a run on ``n_samples`` (as ``data.split_indices``
+    cuts them)."""
+    n_val = max(int(round(n_samples * settings.get("val_fraction", DEFAULT_VAL_FRACTION))), 1)
+    gap = settings.get("gap", 0) if settings.get("split", "random") == "blocked" else 0
+    return max(n_samples - n_val - gap, 1), n_val
+
+
+def ceilings(settings: dict[str, Any], n_train: int) -> tuple[float, float]:
+    """InfoNCE's two ceilings, in nats, for a run with ``n_train`` training samples:
+    (its training objective's, log(batch_size); its reported value's, on the training
+    partition in blocks of ``eval_batch_size``).  Both come from
+    :func:`~nmi_jupyter.engine.divergence.infonce_ceiling`."""
+    batch = int(settings["batch_size"])
+    block = int(settings.get("eval_batch_size", DEFAULT_EVAL_BATCH_SIZE))
+    return infonce_ceiling(batch, batch), infonce_ceiling(block, n_train)
+
+
+def ceiling_text(settings: dict[str, Any], n_train: int, units: str) -> str:
+    """Both ceilings in words, for summaries and flags."""
+    training, reported = (float(from_nats(c, units)) for c in ceilings(settings, n_train))
+    return (
+        f"log(batch_size) = {training:.2f} {units} for the training objective, "
+        f"{reported:.2f} {units} for the reported value (blocks of "
+        f"{settings.get('eval_batch_size', DEFAULT_EVAL_BATCH_SIZE)} of {n_train} samples)"
+    )
+
+
+def _ceiling_share(mi_nats: float, settings: dict[str, Any], n_train: int) -> float:
+    return mi_nats / min(ceilings(settings, n_train))
+
+
 def ceiling_flag(runs: Sequence[RunRecord], settings: dict[str, Any], units: str) -> list[Flag]:
-    """InfoNCE values near log(batch_size): the estimate is capped below the truth."""
-    if settings.get("estimator") != "infonce" or not runs:
+    """InfoNCE runs near their ceiling (:data:`CEILING_FRACTION` of the smaller of
+    :func:`ceilings`): the estimate is capped below the truth."""
+    return _ceiling_flag(
+        [(r.mi, partition_sizes(r.n_samples, settings)[0]) for r in runs if _counts(r)],
+        settings,
+        units,
+        "InfoNCE runs reach",
+    )
+
+
+def _ceiling_flag(
+    values: Sequence[tuple[float, int]], settings: dict[str, Any], units: str, what: str
+) -> list[Flag]:
+    """``values``: (MI in ``units``, training samples) of each run."""
+    if settings.get("estimator") != "infonce":
         return []
-    ceiling = float(from_nats(math.log(settings["batch_size"]), units))
-    top = max((r.mi for r in runs if math.isfinite(r.mi)), default=-math.inf)
-    if top < CEILING_FRACTION * ceiling:
+    shares = [
+        (_ceiling_share(float(to_nats(mi, units)), settings, n), mi, n)
+        for mi, n in values
+        if math.isfinite(mi)
+    ]
+    if not shares:
+        return []
+    share, top, n_train = max(shares)
+    if share < CEILING_FRACTION:
         return []
     return [
         Flag(
             "ceiling",
-            f"InfoNCE runs reach {top:.2f} {units}, {top / ceiling:.0%} of their ceiling "
-            f"log(batch_size) = {ceiling:.2f} {units}: the estimate is capped below the true "
-            "MI; use estimator='smile' or a larger batch_size",
+            f"{what} {top:.2f} {units}, {share:.0%} of InfoNCE's ceiling ("
+            f"{ceiling_text(settings, n_train, units)}): a critic learns little above "
+            "log(batch_size), so the estimate is capped below the true MI; use "
+            "estimator='smile' or a larger batch_size",
         )
     ]
+
+
+def _counts(run: RunRecord) -> bool:
+    """A run whose number means something (not diverged, not failed)."""
+    return run.stop_reason not in ("diverged", "failed") and math.isfinite(run.mi)
 
 
 def slope_flag(fit: GammaFit, units: str) -> list[Flag]:
@@ -183,16 +274,7 @@ def overfitting_flags(runs: Sequence[RunRecord], fit: GammaFit, units: str) -> l
     if first:
         train = float(np.mean([r.mi for r in first]))
         val = float(np.mean([r.mi_val for r in first]))
-        if train - val > OVERFIT_FRACTION * abs(train) and train - val > 0.05:
-            flags.append(
-                Flag(
-                    "overfitting",
-                    f"at gamma = {smallest} the training-set MI ({train:.3f} {units}) is far above "
-                    f"the validation MI ({val:.3f}): the critic memorises its training samples; "
-                    "a smaller model (hidden_dim, n_layers) or more data would help",
-                    unreliable=False,
-                )
-            )
+        flags += _overfit_flag(train, val, units, f"at gamma = {smallest} ")
     finite_val = [r for r in used if math.isfinite(r.mi_val)]
     if len({r.gamma for r in finite_val}) >= 2:
         val_fit = fit_gamma_line(
@@ -202,8 +284,8 @@ def overfitting_flags(runs: Sequence[RunRecord], fit: GammaFit, units: str) -> l
             delta_threshold=math.inf,
             confidence_level=fit.confidence_level,
         )
-        gap = fit.mi - val_fit.mi
-        scale = max(abs(fit.mi), 0.1)
+        gap = float(to_nats(fit.mi - val_fit.mi, units))
+        scale = max(abs(float(to_nats(fit.mi, units))), DISAGREE_FLOOR_NATS)
         if abs(gap) > DISAGREE_RELATIVE * scale:
             flags.append(
                 Flag(
@@ -222,7 +304,7 @@ def control_estimate(controls: Sequence[RunRecord]) -> float:
     runs' two sample sizes (truth: 0).  NaN without both sizes."""
     by_gamma: dict[int, list[float]] = {}
     for r in controls:
-        if math.isfinite(r.mi):
+        if _counts(r):
             by_gamma.setdefault(r.gamma, []).append(r.mi)
     if len(by_gamma) < 2:
         return math.nan
@@ -236,10 +318,9 @@ def control_flag(controls: Sequence[RunRecord], estimate: float, units: str) -> 
     value = control_estimate(controls)
     if not math.isfinite(value):
         return []
-    limit = max(
-        float(from_nats(CONTROL_BITS * math.log(2), units)), CONTROL_RELATIVE * abs(estimate)
-    )
-    if value <= limit:
+    limit_nats = max(CONTROL_BITS * NATS_PER_BIT, CONTROL_RELATIVE * abs(to_nats(estimate, units)))
+    limit = float(from_nats(limit_nats, units))
+    if to_nats(value, units) <= limit_nats:
         return []
     return [
         Flag(
@@ -256,12 +337,11 @@ def linear_bound_flag(estimate: float, linear: LinearBound | None, units: str) -
     a lower bound on the true MI (:mod:`nmi_jupyter.engine.linear_bound`)."""
     if linear is None or not math.isfinite(estimate):
         return []
-    bound, se = linear.in_units(units)
-    margin = max(
-        LINEAR_RELATIVE * bound, LINEAR_Z * se, float(from_nats(LINEAR_BITS * math.log(2), units))
-    )
-    if estimate >= bound - margin:
+    bound_nats, se_nats = linear.in_units("nats")
+    margin = max(LINEAR_RELATIVE * bound_nats, LINEAR_Z * se_nats, LINEAR_BITS * NATS_PER_BIT)
+    if to_nats(estimate, units) >= bound_nats - margin:
         return []
+    bound = float(from_nats(bound_nats, units))
     i, j = linear.pair
     return [
         Flag(
@@ -270,5 +350,120 @@ def linear_bound_flag(estimate: float, linear: LinearBound | None, units: str) -
             f"{bound:.3f} {units}, a lower bound on the MI that X[:, {i}] and Y[:, {j}] alone "
             "give in closed form (Gaussian copula): the critic missed structure; use "
             "more epochs, a larger critic or batch, another estimator, or report the bound",
+        )
+    ]
+
+
+# ----- one run (nmi.estimate) -----
+def estimate_flags(result: EstimateResult) -> tuple[Flag, ...]:
+    """Every finding about one training run, most serious first: diverged, stopped
+    early, InfoNCE at its ceiling, below the linear lower bound, too few samples for
+    the dimension, a degenerate variable, training MI far above validation MI."""
+    r, units = result, result.units
+    flags: list[Flag] = []
+    if r.stop_reason == "diverged":
+        kept = (
+            f"the value is that of epoch {r.best_epoch}, before it"
+            if r.best_epoch >= 0
+            else "no epoch finished before it, so there is no value"
+        )
+        flags.append(
+            Flag(
+                "diverged",
+                f"training diverged after {r.epochs_run} epochs (the bound left the range "
+                f"a working critic gives); {kept}; use a smaller lr",
+            )
+        )
+    if r.stopped:
+        flags.append(Flag("partial", f"the run was {r.stop_reason} before it finished"))
+    if r.stop_reason != "diverged":
+        flags += _ceiling_flag([(r.mi, r.n_train)], r.settings, units, "the estimate is")
+    flags += linear_bound_flag(r.mi, r.linear, units)
+    flags += samples_flag(r.n_train, r.x_dim, r.y_dim)
+    flags += degenerate_flag(r.varying_samples)
+    flags += _overfit_flag(r.mi, r.mi_val, units, "")
+    return tuple(sorted(flags, key=lambda f: not f.unreliable))
+
+
+def samples_flag(n_train: int, x_dim: int, y_dim: int) -> list[Flag]:
+    """Too few training samples for the input dimension (see SAMPLES_PER_FEATURE)."""
+    d = max(x_dim, y_dim)
+    if n_train >= SAMPLES_PER_FEATURE * d:
+        return []
+    which = "x" if x_dim >= y_dim else "y"
+    memorises = n_train <= d
+    return [
+        Flag(
+            "too_few_samples",
+            f"{n_train} training samples for {d} features of {which} ("
+            + (
+                "no more samples than features: the critic can pair any training samples, "
+                "so the estimate means nothing"
+                if memorises
+                else f"fewer than {SAMPLES_PER_FEATURE} per feature: the critic can nearly "
+                "memorise them"
+            )
+            + "); use more samples or fewer features (e.g. a PCA of them)",
+            unreliable=memorises,
+        )
+    ]
+
+
+def varying_samples(data: np.ndarray) -> int:
+    """How many samples (rows) of ``data`` (n, d) differ from the most common value in
+    the feature where most do: n for continuous data, the minority count for a
+    nearly constant binary feature, 0 for a constant one.  One column at a time (no
+    copy of the whole array); exact whenever that count is below n / 2, the only
+    range the degenerate flag looks at."""
+    data = np.asarray(data)
+    if data.ndim == 1:
+        data = data[:, None]
+    most = 0
+    for j in range(data.shape[1]):
+        column = data[:, j]
+        if len(column) == 0:
+            continue
+        # With fewer than n / 2 samples off the most common value, the median is it.
+        most = max(most, int(np.count_nonzero(column != np.median(column))))
+    return most
+
+
+def degenerate_flag(varying: dict[str, int] | None) -> list[Flag]:
+    """A variable (nearly) constant on the training or the validation partition
+    (``varying``: :func:`varying_samples` of "x_train", "x_val", "y_train", "y_val")."""
+    if not varying:
+        return []
+    low = {k: v for k, v in varying.items() if v < DEGENERATE_MIN_VARYING}
+    if not low:
+        return []
+    part = {"train": "training", "val": "validation"}
+    where = ", ".join(
+        f"{k.split('_')[0]} varies in {v} {part[k.split('_')[1]]} samples"
+        for k, v in sorted(low.items())
+    )
+    return [
+        Flag(
+            "degenerate_variable",
+            f"a variable is (nearly) constant within a partition ({where}; fewer than "
+            f"{DEGENERATE_MIN_VARYING}): there is almost nothing to learn or to validate "
+            "the MI on; use more samples or a variable that varies",
+        )
+    ]
+
+
+def _overfit_flag(train: float, val: float, units: str, where: str) -> list[Flag]:
+    """Training MI far above validation MI (both in ``units``): a warning."""
+    if not (math.isfinite(train) and math.isfinite(val)):
+        return []
+    gap_nats = float(to_nats(train - val, units))
+    if train - val <= OVERFIT_FRACTION * abs(train) or gap_nats <= OVERFIT_MIN_NATS:
+        return []
+    return [
+        Flag(
+            "overfitting",
+            f"{where}the training-set MI ({train:.3f} {units}) is far above the validation "
+            f"MI ({val:.3f}): the critic memorises its training samples; a smaller model "
+            "(hidden_dim, n_layers) or more data would help",
+            unreliable=False,
         )
     ]

@@ -29,7 +29,7 @@ STOP_REASONS = {
     "max_epochs": "the maximum number of epochs was reached",
     "cancelled": "the run was cancelled",
     "interrupted": "the run was interrupted (KeyboardInterrupt)",
-    "diverged": "training diverged (a non-finite loss or MI value)",
+    "diverged": "training diverged (a value the bound cannot give for a working critic)",
     "failed": "its work unit failed on the executor (see the warning)",
 }
 

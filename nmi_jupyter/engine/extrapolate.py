@@ -22,6 +22,7 @@ from scipy import stats
 
 from nmi_jupyter.engine.errors import OptionError
 from nmi_jupyter.engine.flags import Flag, reasons_of, warnings_of
+from nmi_jupyter.engine.options_check import as_float, as_int
 
 __all__ = ["GammaFit", "WLSFit", "fit_gamma_line", "wls", "curvature_delta", "check_fit_options"]
 
@@ -406,14 +407,19 @@ def _select(
     return gamma[mask], mi[mask]
 
 
-def check_fit_options(delta_threshold: float, min_gamma_points: int, level: float) -> None:
-    if not (isinstance(delta_threshold, int | float) and delta_threshold > 0):
-        raise OptionError(f"delta_threshold must be a number > 0, not {delta_threshold!r}.")
-    if (
-        isinstance(min_gamma_points, bool)
-        or not isinstance(min_gamma_points, int)
-        or (min_gamma_points < 2)
-    ):
-        raise OptionError(f"min_gamma_points must be an integer >= 2, not {min_gamma_points!r}.")
-    if not (isinstance(level, int | float) and 0 < level < 1):
-        raise OptionError(f"confidence_level must be strictly between 0 and 1, not {level!r}.")
+def check_fit_options(
+    delta_threshold: Any = DEFAULT_DELTA_THRESHOLD,
+    min_gamma_points: Any = DEFAULT_MIN_GAMMA_POINTS,
+    confidence_level: Any = DEFAULT_CONFIDENCE_LEVEL,
+) -> tuple[float, int, float]:
+    """The fit options checked and converted to plain Python numbers (numpy scalars
+    welcome): ``(delta_threshold, min_gamma_points, confidence_level)``.
+
+    Raises :class:`OptionError` with one sentence for a value outside its range.
+    """
+    return (
+        # inf is allowed: never drop a gamma for curvature
+        as_float("delta_threshold", delta_threshold, 0.0, low_open=True, finite=False),
+        as_int("min_gamma_points", min_gamma_points, 2),
+        as_float("confidence_level", confidence_level, 0.0, 1.0, low_open=True, high_open=True),
+    )

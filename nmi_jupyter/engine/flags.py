@@ -14,7 +14,9 @@ class Flag:
 
     ``code`` is stable (for programs and badges: "curvature", "too_few_gammas",
     "leverage", "sample_floor", "ceiling", "overfitting", "extrapolations_disagree",
-    "unstable_runs", "shuffled_control", "partial"); ``message`` is one sentence
+    "negative_slope", "unstable_runs", "failed_runs", "shuffled_control",
+    "below_linear_bound", "partial"; for one run also "diverged", "too_few_samples",
+    "degenerate_variable"); ``message`` is one sentence
     for people; ``unreliable`` says whether it makes the result unreliable
     (otherwise it is a warning).
     """

@@ -20,14 +20,10 @@ from typing import Any
 
 import numpy as np
 
-from nmi_jupyter.engine.data import copula_normal
+from nmi_jupyter.engine.data import column_blocks, copula_normal
 from nmi_jupyter.engine.units import from_nats
 
 __all__ = ["LinearBound", "linear_bound"]
-
-# Columns of X correlated with all of Y at a time: bounds memory at
-# BLOCK * dim_y * 8 bytes however many features there are.
-BLOCK = 256
 
 
 @dataclass(frozen=True)
@@ -70,15 +66,19 @@ def linear_bound(x: np.ndarray, y: np.ndarray, normal_scores: bool = False) -> L
     method's |rho| / sqrt(n) nats; the maximum over dx * dy pairs adds at most about
     log(dx * dy) / n nats of selection bias, which the flag's margin covers.
     """
-    zx = _standard(x if normal_scores else copula_normal(x))
-    zy = _standard(y if normal_scores else copula_normal(y))
-    n = len(zx)
+    sx = x if normal_scores else copula_normal(x)
+    sy = y if normal_scores else copula_normal(y)
+    n = len(sx)
     best, pair = 0.0, (0, 0)
-    for start in range(0, zx.shape[1], BLOCK):
-        corr = zx[:, start : start + BLOCK].T @ zy / n
-        i, j = np.unravel_index(int(np.argmax(np.abs(corr))), corr.shape)
-        if abs(corr[i, j]) > abs(best):
-            best, pair = float(corr[i, j]), (start + int(i), int(j))
+    # Blocks of columns at a time, so the float64 working copies stay a few MiB
+    # however many samples and features there are.
+    for x_cols in column_blocks(sx):
+        zx = _standard(sx[:, x_cols])
+        for y_cols in column_blocks(sy):
+            corr = zx.T @ _standard(sy[:, y_cols]) / n
+            i, j = np.unravel_index(int(np.argmax(np.abs(corr))), corr.shape)
+            if abs(corr[i, j]) > abs(best):
+                best, pair = float(corr[i, j]), (x_cols.start + int(i), y_cols.start + int(j))
     rho = min(abs(best), 1.0 - 1e-15)
     return LinearBound(-0.5 * math.log1p(-(rho**2)), rho / math.sqrt(n), pair, n)
 

@@ -6,12 +6,13 @@ to scores (n, n) with ``scores[i, j] = f(x_i, y_j)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 
 import torch
 from torch import nn
 
 from nmi_jupyter.engine.config import EstimateConfig
+from nmi_jupyter.engine.memory import pair_bytes
 
 __all__ = [
     "mlp",
@@ -20,6 +21,7 @@ __all__ = [
     "ConcatCritic",
     "build_critic",
     "stacked_scores",
+    "eval_pair_bytes",
 ]
 
 _ACTIVATIONS: dict[str, type[nn.Module]] = {
@@ -129,3 +131,14 @@ def stacked_scores(
         return torch.bmm(gx, hy.transpose(1, 2))
 
     return scores
+
+
+def eval_pair_bytes(params: Mapping[str, torch.Tensor]) -> int:
+    """Peak bytes per scored pair when evaluating the critic with these parameters
+    (``named_parameters()`` of a critic, or its stacked form with a leading run dim):
+    the concat critic's hidden activations per pair count, read off its shapes."""
+    if "x_in.weight" not in params:
+        return pair_bytes("separable", 0, 0, training=False)
+    hidden = params["x_in.weight"].shape[-2]
+    n_layers = sum(1 for name in params if name.startswith("rest.") and name.endswith(".weight"))
+    return pair_bytes("concat", hidden, n_layers, training=False)

@@ -19,6 +19,7 @@ from nmi_jupyter.engine.config import EstimateConfig
 from nmi_jupyter.engine.data import MIN_VALIDATION, gamma_chunks, master_order
 from nmi_jupyter.engine.errors import InsufficientDataError
 from nmi_jupyter.engine.events import CancelToken, Observer
+from nmi_jupyter.engine.memory import check_score_memory
 from nmi_jupyter.engine.results import STOPPED_REASONS
 from nmi_jupyter.engine.rigorous_result import RunRecord
 from nmi_jupyter.engine.runs import prepare_run, reported_history, reported_mi
@@ -30,6 +31,8 @@ __all__ = [
     "plan_runs",
     "train_slots",
     "run_record",
+    "analysis_stop",
+    "enters_result",
     "failed_outcome",
     "check_chunk_size",
 ]
@@ -109,28 +112,36 @@ def train_slots(
     cancel: CancelToken | None = None,
 ) -> list[TrainOutcome]:
     """Train ``slots`` on the rows of ``xs``/``ys`` they index; outcomes in slot order,
-    stopping early (fewer outcomes) when cancelled or interrupted."""
-    prepared = []
-    for slot in slots:
-        y_rows = y_permutation[slot.index] if slot.control else slot.index
-        prepared.append(prepare_run(xs[slot.index], ys[y_rows], config, slot.seed, device))
-    if not batched:
-        outcomes = []
-        for slot, run in zip(slots, prepared, strict=True):
-            outcomes.append(run.train(config, observer=observer, cancel=cancel, **_tags(slot)))
-            if outcomes[-1].stop_reason in STOPPED_REASONS:
+    stopping early (fewer outcomes) when cancelled or interrupted.
+
+    The runs training when it stops end "cancelled"/"interrupted" with their best
+    checkpoint so far (partial runs); a KeyboardInterrupt between runs adds one such
+    outcome without an epoch, so the caller always learns that it stopped.
+    """
+    outcomes: list[TrainOutcome] = []
+    try:
+        prepared = []
+        for slot in slots:
+            y_rows = y_permutation[slot.index] if slot.control else slot.index
+            prepared.append(prepare_run(xs[slot.index], ys[y_rows], config, slot.seed, device))
+        if not batched:
+            for slot, run in zip(slots, prepared, strict=True):
+                outcomes.append(run.train(config, observer=observer, cancel=cancel, **_tags(slot)))
+                if analysis_stop(outcomes) != "completed":
+                    break
+            return outcomes
+        specs = [
+            RunSpec(run.data, run.init_seed, run.shuffle_seed, **_tags(slot))
+            for slot, run in zip(slots, prepared, strict=True)
+        ]
+        size = max_stack(config, config.batch_size)
+        for k in range(0, len(specs), size):
+            outcomes += train_batched(specs[k : k + size], config, observer=observer, cancel=cancel)
+            if analysis_stop(outcomes) != "completed":
                 break
-        return outcomes
-    specs = [
-        RunSpec(run.data, run.init_seed, run.shuffle_seed, **_tags(slot))
-        for slot, run in zip(slots, prepared, strict=True)
-    ]
-    size = max_stack(config, config.batch_size)
-    outcomes = []
-    for k in range(0, len(specs), size):
-        outcomes += train_batched(specs[k : k + size], config, observer=observer, cancel=cancel)
-        if any(o.stop_reason in STOPPED_REASONS for o in outcomes):
-            break
+    except KeyboardInterrupt:  # outside any run's training: the runs done so far stay
+        if len(outcomes) < len(slots):
+            outcomes.append(failed_outcome("interrupted"))
     return outcomes
 
 
@@ -163,15 +174,36 @@ def run_record(slot: Slot, outcome: TrainOutcome, units: str) -> RunRecord:
         stop_reason=outcome.stop_reason,
         elapsed=outcome.elapsed,
         history=reported_history(outcome, units),
+        partial=outcome.stop_reason in STOPPED_REASONS,
     )
 
 
-def failed_outcome() -> TrainOutcome:
-    """The outcome of a run whose work unit failed: no epoch, no value (left out of the
-    fit and flagged)."""
+def analysis_stop(outcomes: Sequence[TrainOutcome | None]) -> str:
+    """How training went: "completed", or "cancelled"/"interrupted" when it stopped early
+    (a run that ended as the interrupt came keeps its own stop_reason)."""
+    for outcome in outcomes:
+        if outcome is not None and outcome.stop_reason in STOPPED_REASONS:
+            return outcome.stop_reason
+        if outcome is not None and outcome.interrupted:
+            return "interrupted"
+    return "completed"
+
+
+def enters_result(outcome: TrainOutcome | None) -> bool:
+    """Whether a run becomes a record of the result: one that ended (diverged and failed
+    ones included: they are flagged), or one stopped by a cancel or an interrupt after at
+    least one finished epoch (a partial run); not one that never finished an epoch."""
+    if outcome is None:
+        return False
+    return outcome.stop_reason not in STOPPED_REASONS or outcome.best_epoch >= 0
+
+
+def failed_outcome(reason: str = "failed") -> TrainOutcome:
+    """The outcome of a run without a finished epoch: its work unit failed (left out of
+    the fit and flagged), or it was interrupted before it began (left out)."""
     empty = np.empty(0)
     nan = float("nan")
-    return TrainOutcome(empty, empty, empty, -1, "failed", 0.0, nan, nan, critic=None)
+    return TrainOutcome(empty, empty, empty, -1, reason, 0.0, nan, nan, critic=None)
 
 
 def _chunk_sizes(chunk: int, config: EstimateConfig) -> tuple[int, int]:
@@ -186,7 +218,9 @@ def chunk_trains(chunk: int, config: EstimateConfig) -> bool:
 
 
 def check_chunk_size(n: int, max_gamma: int, config: EstimateConfig) -> None:
-    """Fail before training when the smallest chunks cannot hold a batch and a validation set."""
+    """Fail before training when the smallest chunks cannot hold a batch and a validation set,
+    or one training step's score matrix would exceed the memory budget."""
+    check_score_memory(config)
     chunk = n // max_gamma
     n_train, n_val = _chunk_sizes(chunk, config)
     if not chunk_trains(chunk, config):

@@ -84,6 +84,14 @@ def plot_gamma_fit(result: RigorousResult, ax=None):
                 arrowprops={"arrowstyle": "-|>", "color": "C3", "lw": 1.5},
                 zorder=4,
             )
+    if result.lower_bound_only:  # the ceiling flag: draw the cap the runs ran into
+        from nmi_jupyter.engine.diagnostics import ceilings
+        from nmi_jupyter.engine.units import from_nats
+
+        cap = float(from_nats(ceilings(result.settings, result.n_samples)[0], u))
+        ax.axhline(
+            cap, color="C3", ls=":", lw=1, label=f"InfoNCE ceiling log(batch_size) ({cap:.2f})"
+        )
     bound = result.linear_mi
     if result.linear_in_view(*ax.get_ylim()):
         ax.axhline(

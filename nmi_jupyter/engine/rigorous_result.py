@@ -13,14 +13,19 @@ from typing import Any
 import numpy as np
 
 from nmi_jupyter.engine.diagnostics import control_estimate, diagnose
-from nmi_jupyter.engine.extrapolate import GammaFit, fit_gamma_line
+from nmi_jupyter.engine.errors import OptionError
+from nmi_jupyter.engine.extrapolate import GammaFit, check_fit_options, fit_gamma_line
 from nmi_jupyter.engine.flags import Flag, reasons_of, warnings_of
 from nmi_jupyter.engine.linear_bound import LinearBound
+from nmi_jupyter.engine.options_check import as_gamma_subset, as_gammas, describe_value
 from nmi_jupyter.engine.results import (
+    STOPPED_REASONS,
     History,
-    float_in,
+    check_settings,
     float_out,
+    linear_from_dict,
     save_json,
+    saved_fields,
 )
 
 __all__ = ["RunRecord", "RigorousResult", "fit_runs"]
@@ -30,7 +35,12 @@ _UNSET: Any = object()
 
 @dataclass(frozen=True)
 class RunRecord:
-    """One run of a rigorous analysis: trained on chunk ``chunk`` of ``gamma`` chunks."""
+    """One run of a rigorous analysis: trained on chunk ``chunk`` of ``gamma`` chunks.
+
+    ``partial``: the analysis was cancelled or interrupted while this run trained; its
+    numbers are those of its best checkpoint so far (files saved before the field
+    existed load as not partial).
+    """
 
     gamma: int
     chunk: int
@@ -44,6 +54,7 @@ class RunRecord:
     stop_reason: str
     elapsed: float
     history: History
+    partial: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         d = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
@@ -53,10 +64,7 @@ class RunRecord:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RunRecord:
-        d = dict(d)
-        d["mi"], d["mi_val"] = float_in(d["mi"]), float_in(d["mi_val"])
-        d["history"] = History.from_dict(d["history"])
-        return cls(**d)
+        return cls(**saved_fields(cls, d, convert={"history": History.from_dict}))
 
 
 @dataclass(frozen=True)
@@ -157,10 +165,30 @@ class RigorousResult:
             self.runs, self.controls, self.fit, self.settings, self.units, self.linear
         )
         if self.partial:
-            flags.append(
-                Flag("partial", f"the analysis was {self.stop_reason} before all runs finished")
-            )
+            flags.append(self._partial_flag())
         return tuple(sorted(flags, key=lambda f: not f.unreliable))
+
+    def _partial_flag(self) -> Flag:
+        """How far a cancelled or interrupted analysis got, in one sentence."""
+        planned = sum(self.gammas) * self.repeats
+        cut = [r for r in self.runs if r.partial]
+        missing = planned - len(self.runs)
+        verb = "has" if missing == 1 else "have"
+        left = f"; {missing} of {planned} runs {verb} no result" if missing > 0 else ""
+        if not cut:
+            return Flag(
+                "partial",
+                f"the analysis was {self.stop_reason} before all runs finished: "
+                f"{len(self.runs)} of {planned} runs finished and are fitted",
+            )
+        low, high = min(r.epochs_run for r in cut), max(r.epochs_run for r in cut)
+        epochs = f"{low}" if low == high else f"{low}-{high}"
+        return Flag(
+            "partial",
+            f"the analysis was {self.stop_reason} after {epochs} epochs of {len(cut)} runs; "
+            "the fit uses their best checkpoints so far, which underestimate what fully "
+            f"trained runs reach{left}",
+        )
 
     @property
     def is_reliable(self) -> bool:
@@ -210,7 +238,15 @@ class RigorousResult:
 
     @property
     def partial(self) -> bool:
+        """True when the analysis did not run to its end (see :attr:`stopped`)."""
         return self.stop_reason != "completed"
+
+    @property
+    def stopped(self) -> bool:
+        """True when the analysis was cancelled or interrupted, like
+        ``EstimateResult.stopped``; the runs then training are kept with their best
+        checkpoint so far (``RunRecord.partial``) and the result is flagged ``partial``."""
+        return self.stop_reason in STOPPED_REASONS
 
     def gamma_means(self) -> dict[int, tuple[float, float, int]]:
         """Per gamma: (mean MI, standard error of the mean, number of finished runs)."""
@@ -238,8 +274,8 @@ class RigorousResult:
         """
         request = dict(self.settings.get("fit", {}))
         if exclude is not _UNSET or use is not _UNSET:
-            request["exclude"] = None if exclude is _UNSET else _int_list(exclude)
-            request["use"] = None if use is _UNSET else _int_list(use)
+            request["exclude"] = None if exclude is _UNSET else exclude
+            request["use"] = None if use is _UNSET else use
         for name, value in (
             ("delta_threshold", delta_threshold),
             ("min_gamma_points", min_gamma_points),
@@ -247,6 +283,7 @@ class RigorousResult:
         ):
             if value is not None:
                 request[name] = value
+        request = _fit_request(request, self.gammas)  # checked before anything is fitted
         return dataclasses.replace(
             self,
             fit=fit_runs(self.runs, self.n_samples, request),
@@ -272,7 +309,7 @@ class RigorousResult:
             f"error budget (standard errors): fit {f.se_intercept:.4f}, dataset "
             f"{f.se_data:.4f}, train/validation gap {_finite_or_dash(f.se_model)} {u}",
             *([self.linear.describe(u)] if self.linear else []),
-            f"runs: {len(self.runs)} on N = {self.n_samples} samples, "
+            f"runs: {len(self.runs)}{_partial_text(self.runs)} on N = {self.n_samples} samples, "
             f"{self.settings['estimator']} / {self.settings['critic']}, {self.elapsed:.1f} s",
         ]
         lines += [f"unreliable because {r}" for r in self.reasons]
@@ -339,21 +376,29 @@ class RigorousResult:
             "stop_reason": self.stop_reason,
             "elapsed": self.elapsed,
             "device": self.device,
+            "threads": self.threads,
             "version": self.version,
         }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> RigorousResult:
-        d = dict(d)
-        d.pop("kind", None)
-        d.pop("fit", None)
-        d.pop("flags", None)
-        runs = tuple(RunRecord.from_dict(r) for r in d.pop("runs"))
-        d["controls"] = tuple(RunRecord.from_dict(r) for r in d.pop("controls", []))
-        linear = d.pop("linear", None)  # absent from files saved before it existed
-        d["linear"] = LinearBound.from_dict(linear) if linear else None
-        d["gammas"] = tuple(d["gammas"])
-        return cls(runs=runs, fit=fit_runs(runs, d["n_samples"], d["settings"]["fit"]), **d)
+        """The result :meth:`to_dict` described, its fit and flags recomputed (see the
+        format policy in :mod:`nmi_jupyter.engine.results`)."""
+        fields = saved_fields(
+            cls,
+            d,
+            convert={
+                "runs": _run_records,
+                "controls": _run_records,
+                "linear": linear_from_dict,
+                "gammas": lambda g: tuple(as_gammas(g)),
+            },
+            not_saved=("fit",),
+        )
+        settings = fields["settings"]
+        check_settings(settings)
+        settings["fit"] = _fit_request(settings.get("fit"), fields["gammas"])
+        return cls(fit=fit_runs(fields["runs"], fields["n_samples"], settings["fit"]), **fields)
 
     def save(self, path: str | os.PathLike) -> None:
         """Write the result as versioned JSON; ``nmi_jupyter.load`` reads it back, refit-able."""
@@ -392,6 +437,11 @@ def flags_html(flags: tuple[Flag, ...]) -> str:
     return f"<ul style='margin:2px'>{items}</ul>" if items else ""
 
 
+def _partial_text(runs: tuple[RunRecord, ...]) -> str:
+    cut = sum(r.partial for r in runs)
+    return f" ({cut} partial: stopped before they finished)" if cut else ""
+
+
 def _finite_or_dash(value: float) -> str:
     return f"{value:.4f}" if math.isfinite(value) else "-"
 
@@ -409,8 +459,28 @@ def _badge(text: str, kind: str) -> str:
     )
 
 
-def _int_list(values) -> list[int] | None:
-    return None if values is None else sorted(int(v) for v in values)
+def _run_records(records: Any) -> tuple[RunRecord, ...]:
+    if not isinstance(records, list):
+        raise ValueError(f"runs should be a list, not {describe_value(records)}")
+    return tuple(RunRecord.from_dict(r) for r in records)
+
+
+def _fit_request(request: Any, gammas: tuple[int, ...]) -> dict[str, Any]:
+    """A fit request (``exclude``/``use`` and the thresholds) checked against the
+    analysis' ``gammas`` and converted to plain values; raises :class:`OptionError`."""
+    if not isinstance(request, dict):
+        raise OptionError(f"the fit settings are {describe_value(request)}, not a record")
+    exclude, use = request.get("exclude"), request.get("use")
+    if exclude is not None and use is not None:
+        raise OptionError("Give either exclude= or use=, not both.")
+    given = {k: request[k] for k in ("delta_threshold", "min_gamma_points", "confidence_level")}
+    checked = check_fit_options(**given)
+    return {
+        **request,
+        **dict(zip(given, checked, strict=True)),
+        "exclude": None if exclude is None else as_gamma_subset("exclude", exclude, gammas),
+        "use": None if use is None else as_gamma_subset("use", use, gammas),
+    }
 
 
 def _ranges(values: tuple[int, ...]) -> str:

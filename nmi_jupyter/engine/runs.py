@@ -11,8 +11,10 @@ import numpy as np
 import torch
 
 from nmi_jupyter.engine.config import EstimateConfig
-from nmi_jupyter.engine.data import Standardizer, split_indices
+from nmi_jupyter.engine.data import split_indices, standardized_parts
+from nmi_jupyter.engine.diagnostics import varying_samples
 from nmi_jupyter.engine.errors import InsufficientDataError
+from nmi_jupyter.engine.memory import check_score_memory
 from nmi_jupyter.engine.results import History
 from nmi_jupyter.engine.runtime import child_seeds
 from nmi_jupyter.engine.train import TrainData, TrainOutcome, train_run
@@ -28,6 +30,8 @@ class PreparedRun:
     data: TrainData
     init_seed: int
     shuffle_seed: int
+    # diagnostics.varying_samples of "x_train", "x_val", "y_train", "y_val" (when counted)
+    varying: dict[str, int] | None = None
 
     @property
     def n_train(self) -> int:
@@ -46,12 +50,22 @@ class PreparedRun:
 
 
 def prepare_run(
-    xs: np.ndarray, ys: np.ndarray, config: EstimateConfig, seed: int, device: torch.device
+    xs: np.ndarray,
+    ys: np.ndarray,
+    config: EstimateConfig,
+    seed: int,
+    device: torch.device,
+    count_varying: bool = False,
 ) -> PreparedRun:
     """Split (seeded), standardise with training statistics, move to ``device``.
 
     ``seed`` drives the split, the initialisation and the minibatch order.
+    ``count_varying`` also counts, per variable and partition, the samples off its most
+    common value (for the degenerate-variable flag).  A ``batch_size`` whose score
+    matrix would exceed the memory budget is refused first, before anything is
+    allocated (:func:`~nmi_jupyter.engine.memory.check_score_memory`).
     """
+    check_score_memory(config)
     split_seed, init_seed, shuffle_seed = child_seeds(seed, 3)
     train_idx, val_idx = split_indices(
         len(xs), config.split, config.val_fraction, config.gap, np.random.default_rng(split_seed)
@@ -62,15 +76,17 @@ def prepare_run(
             f"than batch_size={config.batch_size}; use a smaller batch_size or more data."
         )
     tensors = []
-    for data in (xs, ys):
-        train = data[train_idx]
-        scaler = (
-            Standardizer.fit(train) if config.standardize else Standardizer.identity(data.shape[1])
-        )
-        for part in (train, data[val_idx]):
-            tensors.append(torch.as_tensor(scaler(part), dtype=torch.float32, device=device))
+    varying: dict[str, int] = {}
+    for name, data in (("x", xs), ("y", ys)):
+        if count_varying:
+            varying[f"{name}_train"] = varying_samples(data[train_idx])
+            varying[f"{name}_val"] = varying_samples(data[val_idx])
+        for part in standardized_parts(data, [train_idx, val_idx], config.standardize):
+            tensors.append(torch.from_numpy(part).to(device))
     x_train, x_val, y_train, y_val = tensors
-    return PreparedRun(TrainData(x_train, y_train, x_val, y_val), init_seed, shuffle_seed)
+    return PreparedRun(
+        TrainData(x_train, y_train, x_val, y_val), init_seed, shuffle_seed, varying or None
+    )
 
 
 def reported_mi(outcome: TrainOutcome, units: str) -> tuple[float, float]:

@@ -3,6 +3,7 @@ early stopping, best-checkpoint restore.  Emits events; never prints."""
 
 from __future__ import annotations
 
+import functools
 import math
 import time
 from collections.abc import Callable
@@ -12,15 +13,19 @@ import numpy as np
 import torch
 from torch import nn
 
-from nmi_jupyter.engine.bounds import get_bound
+from nmi_jupyter.engine.bounds import bound_by_rows, get_bound, has_row_form
 from nmi_jupyter.engine.config import EstimateConfig
+from nmi_jupyter.engine.divergence import curve_ranges, epoch_divergence
 from nmi_jupyter.engine.early_stopping import EarlyStopping
 from nmi_jupyter.engine.events import CancelToken, EpochEnded, Observer, RunEnded, RunStarted
-from nmi_jupyter.engine.models import build_critic
+from nmi_jupyter.engine.interrupts import call_quietly, deferred_interrupts
+from nmi_jupyter.engine.memory import eval_rows
+from nmi_jupyter.engine.models import build_critic, eval_pair_bytes
+from nmi_jupyter.engine.results import STOPPED_REASONS
 from nmi_jupyter.engine.runtime import seeded_init
 from nmi_jupyter.engine.units import from_nats
 
-__all__ = ["TrainData", "TrainOutcome", "train_run", "evaluate_bound"]
+__all__ = ["TrainData", "TrainOutcome", "train_run", "evaluate_bound", "block_bound"]
 
 
 @dataclass(frozen=True)
@@ -54,6 +59,9 @@ class TrainOutcome:
     mi_train: float
     mi_val: float
     critic: nn.Module | None = field(repr=False)  # restored best; None from the batched path
+    # The analysis was interrupted as this run ended (its own stop_reason stands): the
+    # caller stops after it.
+    interrupted: bool = False
 
     @property
     def epochs_run(self) -> int:
@@ -81,16 +89,40 @@ def evaluate_bound(
     block_size: int,
     order: torch.Tensor | None = None,
 ) -> float:
-    """The bound on a whole set, in nats: the size-weighted mean over near-equal blocks
-    of about ``block_size`` samples (memory stays O(block_size²) for any set size)."""
-    if order is not None:
-        x, y = x[order], y[order]
-    n = len(x)
-    n_blocks = max(n // block_size, 1)
+    """The bound on a whole set (samples ``order`` of it, all if None), in nats: the
+    size-weighted mean over near-equal blocks of about ``block_size`` samples.  A block
+    whose score matrix would exceed ``memory.SCORE_MEMORY_BUDGET`` is scored a few rows
+    at a time (same value), so memory stays bounded for any ``block_size``."""
+    positions = torch.arange(len(x), device=x.device) if order is None else order
+    n = len(positions)
+    pair = eval_pair_bytes(dict(critic.named_parameters()))
     total = 0.0
-    for idx in torch.arange(n, device=x.device).tensor_split(n_blocks):
-        total += float(bound(critic(x[idx], y[idx]))) * len(idx)
+    for idx in positions.tensor_split(max(n // block_size, 1)):
+        rows_of = functools.partial(_critic_rows, critic, x[idx], y[idx])
+        total += float(block_bound(bound, rows_of, len(idx), pair)) * len(idx)
     return total / n
+
+
+def _critic_rows(
+    critic: nn.Module, x: torch.Tensor, y: torch.Tensor, start: int, stop: int
+) -> torch.Tensor:
+    return critic(x[start:stop], y)
+
+
+def block_bound(
+    bound: Callable[[torch.Tensor], torch.Tensor],
+    rows_of: Callable[[int, int], torch.Tensor],
+    n: int,
+    pair_bytes: int,
+    stack: int = 1,
+) -> torch.Tensor:
+    """``bound`` of the (..., n, n) score matrix whose rows ``start:stop`` ``rows_of``
+    scores: whole when ``stack`` such matrices (``pair_bytes`` per pair) fit the memory
+    budget, else a budget's worth of rows at a time (the same value)."""
+    rows = eval_rows(n, n, pair_bytes, stack)
+    if rows < n and has_row_form(bound):
+        return bound_by_rows(bound, rows_of, n, rows)
+    return bound(rows_of(0, n))
 
 
 def train_run(
@@ -110,6 +142,9 @@ def train_run(
 
     Stops between epochs when ``cancel`` is set, and on KeyboardInterrupt (the
     partial epoch is discarded); in both cases the best finished epoch is kept.
+    Ctrl-C is held back while that checkpoint is evaluated; one arriving then, or a
+    KeyboardInterrupt from the observer at ``RunEnded``, keeps the run as it is and
+    sets ``interrupted`` so that the caller stops after it.
     """
     device = data.x_train.device
     units = config.units
@@ -132,6 +167,9 @@ def train_run(
     n_batches = n_train // batch  # the incomplete last batch is dropped (reshuffled each epoch)
     curve_block = config.batch_size
     train_subset = train_subset_size(n_train, len(data.x_val), curve_block)
+    train_range, val_range = curve_ranges(
+        config.estimator, curve_block, n_train, train_subset, len(data.x_val)
+    )
 
     train_hist: list[float] = []
     val_hist: list[float] = []
@@ -171,7 +209,9 @@ def train_run(
                 critic, bound, data.x_train, data.y_train, curve_block, train_order[:train_subset]
             )
             val_mi = evaluate_bound(critic, bound, data.x_val, data.y_val, curve_block, val_order)
-            if not (finite and math.isfinite(train_mi) and math.isfinite(val_mi)):
+            if not finite or epoch_divergence(
+                [*train_hist, train_mi], [*val_hist, val_mi], train_range, val_range
+            ):
                 stop_reason = "diverged"
                 break
             decision = stopper.update(val_mi)
@@ -202,27 +242,39 @@ def train_run(
                 break
     except KeyboardInterrupt:
         stop_reason = "interrupted"
-    mi_train = mi_val = math.nan
-    if best_epoch in checkpoints:
-        critic.load_state_dict(checkpoints[best_epoch])
-        critic.eval()
-        block = config.eval_batch_size
-        mi_train = evaluate_bound(critic, bound, data.x_train, data.y_train, block, train_order)
-        mi_val = evaluate_bound(critic, bound, data.x_val, data.y_val, block, val_order)
+    stopping = stop_reason in STOPPED_REASONS
+    # The best checkpoint so far is evaluated with Ctrl-C held back, so a (second)
+    # interrupt cannot lose the run; one that arrives now stops the analysis after it.
+    with deferred_interrupts() as held:
+        mi_train = mi_val = math.nan
+        if best_epoch in checkpoints:
+            critic.load_state_dict(checkpoints[best_epoch])
+            critic.eval()
+            block = config.eval_batch_size
+            mi_train = evaluate_bound(critic, bound, data.x_train, data.y_train, block, train_order)
+            mi_val = evaluate_bound(critic, bound, data.x_val, data.y_val, block, val_order)
     elapsed = time.perf_counter() - start
-    train_arr, val_arr = np.array(train_hist), np.array(val_hist)
-    emit(
-        RunEnded(
-            mi=float(from_nats(mi_train, units)),
-            mi_val=float(from_nats(mi_val, units)),
-            best_epoch=best_epoch,
-            epochs_run=len(val_hist),
-            stop_reason=stop_reason,
-            elapsed=elapsed,
-            units=units,
-            **tags,
-        )
+    ended = RunEnded(
+        mi=float(from_nats(mi_train, units)),
+        mi_val=float(from_nats(mi_val, units)),
+        best_epoch=best_epoch,
+        epochs_run=len(val_hist),
+        stop_reason=stop_reason,
+        elapsed=elapsed,
+        units=units,
+        **tags,
     )
+    # An observer that raises KeyboardInterrupt now keeps this run and stops after it.
+    late = call_quietly(emit, ended) or held.interrupted
     return TrainOutcome(
-        train_arr, val_arr, smoothed, best_epoch, stop_reason, elapsed, mi_train, mi_val, critic
+        np.array(train_hist),
+        np.array(val_hist),
+        smoothed,
+        best_epoch,
+        stop_reason,
+        elapsed,
+        mi_train,
+        mi_val,
+        critic,
+        interrupted=late and not stopping,
     )

@@ -2,20 +2,70 @@
 
 Precedence: engine defaults < ``%config`` < the magic line < the cell body.  A
 key given on both the line and the body with different values is an error, so
-what a cell says is never silently overridden.
+what a cell says is never silently overridden.  Values are checked by the engine's
+own checks (:mod:`nmi_jupyter.engine.config`), a ``%config`` value when it is set
+and the merged options before anything is shown or trained: ``epochs = 2.7`` is an
+error everywhere, never 2.
 """
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from typing import Any
 
-from traitlets import Bool, CFloat, CInt, Enum, HasTraits, List, Unicode
+from traitlets import Enum, HasTraits, TraitError, TraitType, Unicode
 
-from nmi_jupyter.engine.config import CRITICS, ESTIMATORS, SPLITS, UNITS
+from nmi_jupyter.engine.api import RIGOROUS_OPTIONS
+from nmi_jupyter.engine.config import (
+    CRITICS,
+    ESTIMATORS,
+    SPLITS,
+    UNITS,
+    check_option,
+    check_rigorous_options,
+    make_config,
+    option_names,
+)
+from nmi_jupyter.engine.errors import NeuralMIError
 from nmi_jupyter.magic.parse import MODES, MagicSyntaxError
 
-__all__ = ["MagicDefaults", "merge_options", "CONFIG_OPTIONS"]
+__all__ = ["MagicDefaults", "merge_options", "checked_options", "CONFIG_OPTIONS", "Option"]
+
+
+class OptionTraitError(TraitError):
+    """A ``%config`` value the engine would refuse; the message is the engine's sentence."""
+
+
+class Option(TraitType):
+    """A ``%config`` default checked as the engine checks that option (None: unset).
+
+    Numbers are not coerced by traitlets (``CInt`` would turn 2.7 into 2): the value
+    goes through :func:`nmi_jupyter.engine.config.check_option`, which also turns
+    numpy scalars and ranges into plain Python values.
+    """
+
+    info_text = "a value nmi_jupyter accepts for this option, or None"
+
+    def __init__(self, help: str) -> None:
+        super().__init__(default_value=None, allow_none=True, help=help)
+
+    def validate(self, obj: Any, value: Any) -> Any:
+        if value is None:
+            return None
+        try:
+            return check_option(self.name, value)
+        except NeuralMIError as exc:
+            raise OptionTraitError(f"%config NeuralMIMagics.{self.name}: {exc}") from None
+
+    def from_string(self, s: str) -> Any:
+        """Command-line values (``--NeuralMIMagics.epochs=100``) read as Python literals."""
+        if s == "None":
+            return None
+        try:
+            return ast.literal_eval(s)
+        except (ValueError, SyntaxError):
+            return s
 
 
 class MagicDefaults(HasTraits):
@@ -28,33 +78,29 @@ class MagicDefaults(HasTraits):
         config=True
     )
     critic = Enum(CRITICS, default_value=None, allow_none=True, help="critic").tag(config=True)
-    epochs = CInt(None, allow_none=True, help="most epochs").tag(config=True)
-    batch_size = CInt(None, allow_none=True, help="minibatch size").tag(config=True)
-    lr = CFloat(None, allow_none=True, help="Adam learning rate").tag(config=True)
-    patience = CInt(None, allow_none=True, help="early-stopping patience").tag(config=True)
-    hidden_dim = CInt(None, allow_none=True, help="MLP width").tag(config=True)
-    n_layers = CInt(None, allow_none=True, help="MLP hidden layers").tag(config=True)
-    embedding_dim = CInt(None, allow_none=True, help="embedding size").tag(config=True)
+    epochs = Option(help="most epochs").tag(config=True)
+    batch_size = Option(help="minibatch size").tag(config=True)
+    lr = Option(help="Adam learning rate").tag(config=True)
+    patience = Option(help="early-stopping patience").tag(config=True)
+    hidden_dim = Option(help="MLP width").tag(config=True)
+    n_layers = Option(help="MLP hidden layers").tag(config=True)
+    embedding_dim = Option(help="embedding size").tag(config=True)
     split = Enum(SPLITS, default_value=None, allow_none=True, help="random or blocked").tag(
         config=True
     )
-    copula = Bool(None, allow_none=True, help="rank-Gaussianise each feature").tag(config=True)
+    copula = Option(help="rank-Gaussianise each feature").tag(config=True)
     units = Enum(UNITS, default_value=None, allow_none=True, help="bits or nats").tag(config=True)
-    seed = CInt(None, allow_none=True, help="random seed").tag(config=True)
-    device = Unicode(None, allow_none=True, help="auto, cpu, cuda").tag(config=True)
-    gammas = List(CInt(), default_value=None, allow_none=True, help="rigorous gammas").tag(
-        config=True
-    )
-    delta_threshold = CFloat(None, allow_none=True, help="curvature threshold").tag(config=True)
-    min_gamma_points = CInt(None, allow_none=True, help="fewest gammas in a fit").tag(config=True)
-    confidence_level = CFloat(None, allow_none=True, help="interval level").tag(config=True)
-    batched = Bool(None, allow_none=True, help="train rigorous runs at once").tag(config=True)
+    seed = Option(help="random seed").tag(config=True)
+    device = Option(help="auto, cpu, cuda or cuda:N").tag(config=True)
+    gammas = Option(help="rigorous gammas, e.g. range(1, 11)").tag(config=True)
+    delta_threshold = Option(help="curvature threshold").tag(config=True)
+    min_gamma_points = Option(help="fewest gammas in a fit").tag(config=True)
+    confidence_level = Option(help="interval level").tag(config=True)
+    batched = Option(help="train rigorous runs at once").tag(config=True)
     executor = Unicode(
         None, allow_none=True, help="name of a notebook variable holding an executor or Client"
     ).tag(config=True)
-    retries = CInt(None, allow_none=True, help="resubmissions of a failed work unit").tag(
-        config=True
-    )
+    retries = Option(help="resubmissions of a failed work unit").tag(config=True)
 
 
 CONFIG_OPTIONS = tuple(MagicDefaults.class_traits(config=True))
@@ -76,7 +122,22 @@ def merge_options(
     merged = {k: v for k, v in config.items() if v is not None}
     merged.update(line)
     merged.update(body)
-    return merged
+    return checked_options(merged)
+
+
+def checked_options(options: Mapping[str, Any]) -> dict[str, Any]:
+    """``options`` with every engine option checked by the engine's own checks and
+    converted to plain values, before a panel is built or a run trained (``gammas = 5``
+    is a sentence, not a TypeError in the progress display).  ``mode`` and ``executor``
+    (a notebook name here) pass through.  Raises :class:`NeuralMIError`."""
+    out = dict(options)
+    estimate = [k for k in out if k in option_names()]
+    if estimate:
+        config = make_config(**{k: out[k] for k in estimate})
+        out.update({k: getattr(config, k) for k in estimate})
+    rigorous = {k: out[k] for k in RIGOROUS_OPTIONS if k in out and k != "executor"}
+    out.update(check_rigorous_options(rigorous))
+    return out
 
 
 def _same(a: Any, b: Any) -> bool:

@@ -132,3 +132,35 @@ def test_direct_stacked_scores_equal_vmapped_modules(critic, activation):
     for k in range(4):
         torch.testing.assert_close(expected[k], critics[k](x[k], y[k]))
     assert stacked_scores(EstimateConfig(critic="concat")) is None
+
+
+def test_an_observer_interrupting_every_run_end_loses_no_run(data):
+    """The first KeyboardInterrupt (at a run's normal end) stops training; the runs still
+    training end "interrupted" with their best checkpoint so far, and the observer's
+    further KeyboardInterrupts while they are finished change nothing."""
+    from nmi_jupyter.engine.plan import plan_runs, train_slots
+
+    config = EstimateConfig(seed=0, **FAST)
+    plan = plan_runs(len(data[0]), [2, 5], 1, False, config)  # gamma 5 runs end first
+    ended = []
+
+    def observer(event):
+        if isinstance(event, nmi.RunEnded):
+            ended.append(event)
+            raise KeyboardInterrupt
+
+    try:
+        outcomes = train_slots(
+            plan.slots, *data, None, config, torch.device("cpu"), observer=observer
+        )
+    except KeyboardInterrupt:
+        pytest.fail("a KeyboardInterrupt escaped: the runs were lost")
+    assert len(outcomes) == len(plan.slots) == 7 and len(ended) == 7
+    # The first gamma = 5 run ends and interrupts before the others commit their last epoch.
+    assert [o.stop_reason for o in outcomes] == ["interrupted"] * 2 + ["max_epochs"] + [
+        "interrupted"
+    ] * 4
+    assert [o.epochs_run for o in outcomes] == [1, 1, 4, 3, 3, 3, 3]
+    for outcome, event in zip(outcomes, sorted(ended, key=lambda e: e.run_id), strict=True):
+        assert outcome.stop_reason == event.stop_reason
+        assert outcome.best_epoch >= 0 and np.isfinite(outcome.mi_train)

@@ -126,3 +126,37 @@ def test_stacked_score_matrices_give_one_value_each(name):
     assert got.shape == (4,)
     for k in range(4):
         assert got[k].item() == pytest.approx(bounds.BOUNDS[name](stack[k]).item(), abs=1e-12)
+
+
+def _rows_of(t):
+    return lambda start, stop: t[..., start:stop, :]
+
+
+@pytest.mark.parametrize("chunk", [1, 3, 7, 31, 32, 100])
+@pytest.mark.parametrize("name", sorted(bounds.BOUNDS))
+def test_bounds_scored_by_rows_equal_the_whole_matrix(name, chunk):
+    # Evaluation blocks over the memory budget are scored a few rows at a time; the
+    # value must be the whole matrix's, for any chunk size and for stacked runs.
+    stack = torch.tensor(np.stack([_scores(32, s, scale=3.0) for s in range(3)]))
+    bound = bounds.get_bound(name, smile_clip=1.5)
+    assert bounds.has_row_form(bound)
+    whole = bound(stack)
+    got = bounds.bound_by_rows(bound, _rows_of(stack), 32, chunk)
+    assert got.shape == (3,) and got.dtype == stack.dtype
+    torch.testing.assert_close(got, whole, rtol=0, atol=1e-10)
+    single = bounds.bound_by_rows(bound, _rows_of(stack[1]), 32, chunk)
+    assert single.item() == pytest.approx(whole[1].item(), abs=1e-10)
+
+
+@pytest.mark.parametrize("name", sorted(bounds.BOUNDS))
+def test_bounds_by_rows_in_float32_match_to_float_precision(name):
+    f = torch.tensor(_scores(200, 9, scale=4.0), dtype=torch.float32)
+    bound = bounds.get_bound(name)
+    got = bounds.bound_by_rows(bound, _rows_of(f), 200, 17).item()
+    assert got == pytest.approx(bound(f).item(), abs=1e-5, rel=1e-6)
+
+
+def test_bound_by_rows_refuses_an_unknown_bound():
+    assert not bounds.has_row_form(lambda s: s.mean())
+    with pytest.raises(ValueError, match="row"):
+        bounds.bound_by_rows(lambda s: s.mean(), _rows_of(torch.zeros(4, 4)), 4, 2)

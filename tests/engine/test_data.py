@@ -3,8 +3,14 @@ import pandas as pd
 import pytest
 import torch
 
-from nmi_jupyter import InsufficientDataError, InvalidDataError
-from nmi_jupyter.engine.data import Standardizer, as_samples, check_pair, split_indices
+from nmi_jupyter import InsufficientDataError, InvalidDataError, OptionError
+from nmi_jupyter.engine.data import (
+    Standardizer,
+    as_samples,
+    check_gammas,
+    check_pair,
+    split_indices,
+)
 
 
 @pytest.mark.parametrize(
@@ -19,7 +25,9 @@ from nmi_jupyter.engine.data import Standardizer, as_samples, check_pair, split_
 )
 def test_inputs_of_every_kind_become_float_sample_arrays(data):
     out = as_samples(data, "x")
-    assert out.dtype == np.float64 and out.shape == (6, 2)
+    # float32 input (a torch default) stays float32, saving a copy; the rest is float64.
+    expected = np.float32 if getattr(data, "dtype", None) == torch.float32 else np.float64
+    assert out.dtype == expected and out.shape == (6, 2)
     np.testing.assert_array_equal(out, np.arange(12.0).reshape(6, 2))
 
 
@@ -76,3 +84,42 @@ def test_standardizer_uses_training_statistics_and_survives_constant_columns():
     s = Standardizer.fit(train)
     np.testing.assert_allclose(s(train), [[-1.0, 0.0], [1.0, 0.0]])
     np.testing.assert_allclose(s(np.array([[5.0, 6.0]])), [[3.0, 2.0]])
+
+
+# ----- tensors numpy cannot take as they are (issue 15, point 6) -----
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float16, torch.float32])
+def test_half_precision_tensors_are_widened_not_refused(dtype):
+    values = torch.tensor([[0.5, 1.0], [2.0, -3.0], [4.0, 0.25]])
+    out = as_samples(values.to(dtype), "x")
+    assert out.dtype == (np.float32 if dtype == torch.float32 else np.float64)
+    np.testing.assert_array_equal(out, values.numpy())
+
+
+@pytest.mark.filterwarnings("ignore:Sparse CSR tensor support is in beta")
+def test_sparse_inputs_are_densified():
+    dense = np.array([[0.0, 1.0], [2.0, 0.0], [0.0, 3.0]])
+    for sparse in (torch.tensor(dense).to_sparse(), torch.tensor(dense).to_sparse_csr()):
+        np.testing.assert_array_equal(as_samples(sparse, "x"), dense)
+    scipy_sparse = pytest.importorskip("scipy.sparse")
+    np.testing.assert_array_equal(as_samples(scipy_sparse.csr_matrix(dense), "x"), dense)
+
+
+def test_tensors_that_need_grad_or_live_elsewhere_are_detached():
+    values = torch.tensor([[1.0], [2.0], [3.0]], requires_grad=True)
+    np.testing.assert_array_equal(as_samples(values * 2, "x"), [[2.0], [4.0], [6.0]])
+
+
+@pytest.mark.parametrize(
+    "gammas", [5, "12", ["a", "b"], [1, float("inf")], [1, float("nan")], [1, 2.5], [1, True]]
+)
+def test_check_gammas_refuses_with_a_sentence(gammas):
+    with pytest.raises(OptionError, match="gammas must"):
+        check_gammas(gammas)
+
+
+def test_check_gammas_takes_numpy_and_whole_floats_as_plain_ints():
+    out = check_gammas(np.array([3, 1, 2], dtype=np.int64))
+    assert out == [1, 2, 3] and all(type(g) is int for g in out)
+    assert check_gammas([1.0, 2.0]) == [1, 2]

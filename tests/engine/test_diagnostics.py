@@ -1,5 +1,6 @@
 """Each failure flag on synthetic runs (no training): it fires when it should, and not otherwise."""
 
+import dataclasses
 import math
 
 import numpy as np
@@ -233,3 +234,74 @@ def test_negative_slope_means_under_fitting():
     assert "negative_slope" not in _codes(accurate)
     flat = _result(_runs(intercept=2.0, slope=0.0, noise=0.02))
     assert "negative_slope" not in _codes(flat)
+
+
+# ----- one run: the same verdict module (diagnostics.estimate_flags) -----
+def _estimate(mi_bits, *, batch=128, n_train=1800, x_dim=2, varying=None, stop="early_stopping"):
+    from nmi_jupyter.engine.results import EstimateResult
+
+    return EstimateResult(
+        mi=mi_bits,
+        mi_val=mi_bits,
+        units="bits",
+        best_epoch=2,
+        stop_reason=stop,
+        history=History(np.full(3, mi_bits), np.full(3, mi_bits), np.full(3, mi_bits)),
+        settings={"estimator": "infonce", "batch_size": batch, "critic": "separable", "epochs": 9},
+        n_train=n_train,
+        n_val=200,
+        x_dim=x_dim,
+        y_dim=1,
+        elapsed=1.0,
+        device="cpu",
+        threads=1,
+        varying_samples=varying,
+    )
+
+
+def test_one_ceiling_one_fraction_for_flag_summary_and_property():
+    from nmi_jupyter.engine.diagnostics import CEILING_FRACTION
+
+    # Notebook 03: 6.74 bits with batch_size 64 was printed as "(ceiling 6.00)".  The
+    # reported value is evaluated in blocks of 512 (here 3 blocks of 600): its ceiling
+    # is log2(600), and it is flagged at CEILING_FRACTION of log2(64), the training cap.
+    r = _estimate(6.74, batch=64, n_train=1800)
+    assert r.ceiling == pytest.approx(math.log2(600)) and r.mi < r.ceiling
+    assert r.training_ceiling == pytest.approx(6.0)
+    assert "ceiling" in {f.code for f in r.flags} and not r.is_reliable
+    assert "9.23 bits for the reported value" in r.summary()
+    # at the fraction (the summary used 0.9, the plot 0.6): flag and summary agree
+    near = _estimate((CEILING_FRACTION + 0.01) * 7.0)
+    assert "ceiling" in {f.code for f in near.flags} and "unreliable because" in near.summary()
+    below = _estimate((CEILING_FRACTION - 0.01) * 7.0)
+    assert below.flags == () and below.is_reliable and "unreliable" not in below.summary()
+
+
+def test_the_rigorous_ceiling_uses_the_same_definition():
+    # eval blocks smaller than the batch: the reported values' own cap binds
+    runs = _runs(intercept=4.0)  # 57 % of log2(128), but 4 / log2(16) = 100 %
+    settings = {"eval_batch_size": 16}
+    r = _result(runs)
+    assert "ceiling" not in _codes(r)
+    capped = dataclasses.replace(r, settings={**r.settings, **settings})
+    assert "ceiling" in _codes(capped)
+
+
+def test_estimate_flags_for_samples_and_degenerate_variables():
+    from nmi_jupyter.engine.diagnostics import varying_samples
+
+    assert [f.code for f in _estimate(1.0, n_train=450, x_dim=1000).flags] == ["too_few_samples"]
+    assert not _estimate(1.0, n_train=450, x_dim=1000).is_reliable
+    few = _estimate(1.0, n_train=4500, x_dim=1000)  # 4.5 per feature: a warning
+    assert [f.code for f in few.flags] == ["too_few_samples"] and few.is_reliable
+    y = np.zeros((5000, 1))
+    y[3] = 1.0
+    counts = {"x_train": 4500, "x_val": 500, "y_train": varying_samples(y[:4500]), "y_val": 0}
+    assert (
+        counts["y_train"] == 1
+        and varying_samples(np.random.default_rng(0).normal(size=(9, 3))) >= 8
+    )
+    flagged = _estimate(0.1, varying=counts)
+    assert [f.code for f in flagged.flags] == ["degenerate_variable"] and not flagged.is_reliable
+    assert "y varies in 0 validation samples" in flagged.flags[0].message
+    assert "degenerate_variable" in repr(flagged) and "degenerate_variable" in flagged._repr_html_()

@@ -165,6 +165,65 @@ def test_a_diverging_batched_run_is_left_out_and_flagged(data, monkeypatch):
     assert "unstable_runs" in {f.code for f in rr.flags}
 
 
+def _exploding_bound(bound_name: str, after_calls: int):
+    """A real bound whose per-epoch curves blow up (finite: x 1e6) after ``after_calls``
+    training steps, as with SMILE at lr=10 or InfoNCE at lr=1.  The curves are
+    evaluated in blocks under 2 x batch_size; the reported numbers, in blocks of 512 on
+    the whole partition, stay real, so the restored checkpoint shows its true value."""
+    from nmi_jupyter.engine.bounds import get_bound
+
+    real, calls = get_bound(bound_name), []
+
+    def bound(scores):
+        value = real(scores)
+        if torch.is_grad_enabled():
+            calls.append(1)
+        elif len(calls) > after_calls and scores.shape[-1] < 2 * FAST["batch_size"]:
+            return value * 1e6
+        return value
+
+    return lambda name, clip=5.0: bound
+
+
+@pytest.mark.parametrize("estimator", ["infonce", "smile"])
+def test_a_finite_blow_up_is_divergence(data, monkeypatch, estimator):
+    # Before, finite blow-ups ran to max_epochs and were reported (392038 bits).
+    monkeypatch.setattr("nmi_jupyter.engine.train.get_bound", _exploding_bound(estimator, 25))
+    r = nmi.estimate(*data, seed=0, estimator=estimator, **{**FAST, "epochs": 20})
+    assert r.stop_reason == "diverged" and r.epochs_run == 2 and r.best_epoch in (0, 1)
+    assert abs(r.mi) < 5 and "diverged" in {f.code for f in r.flags} and not r.is_reliable
+    assert "unreliable because training diverged" in r.summary()
+
+
+def test_a_finite_blow_up_in_batched_runs_is_divergence(data, monkeypatch):
+    monkeypatch.setattr("nmi_jupyter.engine.batched.get_bound", _exploding_bound("infonce", 25))
+    rr = nmi.rigorous(*data, gammas=[1, 2, 3], seed=0, control=False, **{**FAST, "epochs": 20})
+    assert {r.stop_reason for r in rr.runs} == {"diverged"} and rr.fit is None
+    assert all(r.epochs_run < 20 for r in rr.runs)  # before: max_epochs, wild values fitted
+    assert "unstable_runs" in {f.code for f in rr.flags} and not rr.is_reliable
+
+
+def test_a_degenerate_variable_is_flagged():
+    # One positive in 2000: constant in one partition (-0.083 bits with no word before).
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(2000, 3))
+    y = np.zeros(2000)
+    y[7] = 1.0
+    r = nmi.estimate(x, y, seed=0, **{**FAST, "epochs": 2})
+    assert "degenerate_variable" in {f.code for f in r.flags} and not r.is_reliable
+    assert min(r.varying_samples.values()) == 0 and "nearly) constant" in r.summary()
+    ok = nmi.estimate(x, (x[:, 0] > 0).astype(float), seed=0, **{**FAST, "epochs": 2})
+    assert "degenerate_variable" not in {f.code for f in ok.flags}
+
+
+def test_fewer_samples_than_features_is_unreliable():
+    # d = 1000 with N = 500 gave 0.51 bits for 2.5 with no word; smaller here.
+    x, y = nmi.generators.correlated_gaussians(n=300, dim=400, mi=2.5, seed=0)
+    r = nmi.estimate(x, y, seed=0, **{**FAST, "epochs": 2})
+    flag = [f for f in r.flags if f.code == "too_few_samples"]
+    assert flag and flag[0].unreliable and not r.is_reliable and "too_few_samples" in repr(r)
+
+
 @pytest.mark.parametrize("critic", ["separable", "bilinear", "concat"])
 @pytest.mark.parametrize("estimator", ["infonce", "nwj", "tuba", "js", "smile"])
 def test_every_estimator_and_critic_trains(data, estimator, critic):
@@ -191,19 +250,22 @@ def test_save_and_load_round_trip(tmp_path, data):
     assert loaded.summary() == r.summary() and loaded.linear == r.linear
 
 
-def test_a_critic_far_below_the_linear_bound_gets_a_warning():
+def test_a_critic_far_below_the_linear_bound_is_unreliable():
     # 6 bits in one dimension and 2 epochs: the critic is nowhere near the truth, while
     # the closed-form bound of the one feature pair already shows about 6 bits.
     x, y = nmi.generators.correlated_gaussians(2000, 1, 6.0, seed=0)
     r = nmi.estimate(x, y, seed=0, **{**FAST, "epochs": 2})
     bound, se = r.linear.in_units("bits")
     assert abs(bound - 6.0) < 0.3 and r.linear.pair == (0, 0) and r.mi < 0.85 * bound
-    assert "warning: the estimate" in r.summary() and "a lower bound on the MI" in r.summary()
+    # the same flag, and verdict, as a rigorous result's (it was a warning line before)
+    assert "below_linear_bound" in {f.code for f in r.flags} and not r.is_reliable
+    assert "unreliable because the estimate" in r.summary()
+    assert "a lower bound on the MI" in r.summary()
     assert "lower bound, one feature pair" in r._repr_html_()
     # an estimate that reaches the bound gets none
     pair = nmi.generators.correlated_gaussians(2000, 1, 1.0, seed=0)
     easy = nmi.estimate(*pair, seed=0, **{**FAST, "epochs": 40, "patience": 40})
-    assert easy.linear is not None and "warning: the estimate" not in easy.summary()
+    assert easy.linear is not None and "below_linear_bound" not in {f.code for f in easy.flags}
 
 
 def test_nan_values_survive_save_as_null(tmp_path, data):

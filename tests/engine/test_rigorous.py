@@ -128,20 +128,27 @@ def test_cancel_keeps_finished_runs_and_marks_partial(data, batched):
     rr = nmi.rigorous(
         *data, gammas=GAMMAS, seed=0, observer=observer, cancel=token, batched=batched, **FAST
     )
-    assert rr.partial and rr.stop_reason == "cancelled"
-    # Batched runs that end their last epoch in the same step all finish together.
-    assert (6 <= len(rr.runs) < 15) if batched else len(rr.runs) == 6
+    assert rr.partial and rr.stopped and rr.stop_reason == "cancelled"
+    finished = [r for r in rr.runs if not r.partial]
+    cut = [r for r in rr.runs if r.partial]
+    # Batched runs that end their last epoch in the same step all finish together; the
+    # runs still training keep their best checkpoint so far.  One after another, the
+    # next run is cancelled before its first epoch and is left out.
+    assert 6 <= len(finished) < 15 if batched else len(finished) == 6
+    assert len(cut) >= 1 if batched else cut == []
     assert not rr.is_reliable
-    assert all(r.stop_reason in {"early_stopping", "max_epochs"} for r in rr.runs)
+    assert all(r.stop_reason in {"early_stopping", "max_epochs"} for r in finished)
+    assert all(r.stop_reason == "cancelled" and r.epochs_run >= 1 for r in cut)
     assert any("cancelled" in r for r in rr.reasons)
     if not batched:  # one run after another: gammas 1-3 finished, so a fit exists
         assert math.isfinite(rr.mi)
 
 
 # Sequential: the 9th epoch falls in the third run (4 epochs each), so two runs
-# finished.  Batched: all runs train together and none has finished 4 epochs yet.
-@pytest.mark.parametrize(("batched", "finished"), [(False, 2), (True, 0)])
-def test_interrupt_keeps_finished_runs(data, batched, finished):
+# finished and the third is kept as a partial run.  Batched: all runs train together
+# and none has finished 4 epochs yet: the 9 runs with an epoch are kept as partial runs.
+@pytest.mark.parametrize(("batched", "finished", "cut"), [(False, 2, 1), (True, 0, 9)])
+def test_interrupt_keeps_finished_and_partial_runs(data, batched, finished, cut):
     count = []
 
     def observer(event):
@@ -151,7 +158,9 @@ def test_interrupt_keeps_finished_runs(data, batched, finished):
                 raise KeyboardInterrupt
 
     rr = nmi.rigorous(*data, gammas=GAMMAS, seed=0, observer=observer, batched=batched, **FAST)
-    assert rr.stop_reason == "interrupted" and len(rr.runs) == finished
+    assert rr.stop_reason == "interrupted" and rr.stopped
+    assert sum(not r.partial for r in rr.runs) == finished
+    assert sum(r.partial for r in rr.runs) == cut
     assert "interrupted" in rr.summary()
 
 

@@ -265,5 +265,58 @@ def test_background_errors_surface_on_result(ip):
 def test_default_panel_path_runs_in_a_plain_shell(ip):
     res = ip.run_cell_magic("neuralmi", "x y --epochs 2 --seed 0", TINY)
     assert res.epochs_run == 2
-    rr = ip.run_cell_magic("neuralmi", "x y --mode rigorous --gammas 1-2 --epochs 2 --seed 0", TINY)
-    assert isinstance(rr, nmi.RigorousResult)
+    ip.run_cell_magic("neuralmi", "x y --mode rigorous --gammas 1-2 --epochs 2 --seed 0", TINY)
+    assert isinstance(ip.user_ns["_nmi"], nmi.RigorousResult)  # shown by its fit panel
+
+
+# ----- every bad value a one-line UsageError, checked before anything runs (issue 15) -----
+
+BAD_BODIES = [
+    ("gammas = 5", "gammas must be a collection of gammas"),
+    ("gammas = ['a', 'b']", "gammas must be integers >= 1.*'a' is not one"),
+    ("repeats = 'x'", "repeats must be an integer >= 1"),
+    ("gammas = [1, float('inf')]", "inf is not one"),
+    ("exclude = 'abc'", "exclude must be a collection of gammas"),
+    ("exclude = 5", "exclude must be a collection of gammas"),
+    ("exclude = [1.5]", "1.5 is not one"),
+    ("exclude = range(1, 11)", "leaves 0 gammas"),
+    ("estimator = np.array(['infonce'])", "estimator must be one of"),
+    ("epochs = 2.7", "epochs must be an integer >= 1, not 2.7"),
+    ("config = {}", "unknown option 'config'"),
+]
+
+
+@pytest.mark.parametrize("progress", ["", "--no-widgets", "--quiet"])
+@pytest.mark.parametrize(("body", "message"), BAD_BODIES, ids=[b for b, _ in BAD_BODIES])
+def test_bad_values_are_one_line_usage_errors_with_any_progress(ip, body, message, progress):
+    ip.run_cell("import numpy as np")
+    with pytest.raises(UsageError, match=message) as info:
+        ip.run_cell_magic("neuralmi", f"x y --mode rigorous --seed 0 {progress}", TINY + body)
+    assert "\n" not in str(info.value)
+
+
+def test_config_values_are_checked_like_the_api_checks_them(ip, caplog):
+    magics = _magics(ip)[0]
+    ip.run_line_magic("config", "NeuralMIMagics.epochs = 2.7")
+    assert magics.epochs is None  # refused, not silently 2
+    assert "epochs must be an integer >= 1, not 2.7" in caplog.text
+    for bad in ("gammas = 5", "gammas = [1, 2.5]", "lr = -1", "copula = 'yes'", "seed = -1"):
+        ip.run_line_magic("config", f"NeuralMIMagics.{bad}")
+        assert getattr(magics, bad.split()[0]) is None
+    ip.run_cell("import numpy as np")
+    ip.run_line_magic("config", "NeuralMIMagics.epochs = np.int64(2)")
+    ip.run_line_magic("config", "NeuralMIMagics.gammas = range(1, 3)")
+    ip.run_line_magic("config", "NeuralMIMagics.delta_threshold = np.float32(0.5)")
+    assert type(magics.epochs) is int and magics.epochs == 2
+    assert magics.gammas == [1, 2] and type(magics.delta_threshold) is float
+    r = ip.run_cell_magic("neuralmi", "x y --mode rigorous --seed 0 --quiet", TINY)
+    assert r.gammas == (1, 2) and r.settings["epochs"] == 2
+
+
+def test_config_values_from_the_command_line_are_python_literals():
+    from nmi_jupyter.magic.options import MagicDefaults
+
+    trait = MagicDefaults.class_traits()["gammas"]
+    assert trait.from_string("[1, 2, 4]") == [1, 2, 4] and trait.from_string("None") is None
+    defaults = MagicDefaults(epochs=MagicDefaults.class_traits()["epochs"].from_string("7"))
+    assert defaults.epochs == 7
