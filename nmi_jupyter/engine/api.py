@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 
-from nmi_jupyter import __version__
 from nmi_jupyter.engine.config import (
     DEFAULT_GAMMAS,
     FIT_OPTIONS,
@@ -20,12 +19,7 @@ from nmi_jupyter.engine.config import (
     make_config,
 )
 from nmi_jupyter.engine.data import check_pair, copula_normal
-from nmi_jupyter.engine.distribute import (
-    DEFAULT_RETRIES,
-    check_executor,
-    describe,
-    run_on_executor,
-)
+from nmi_jupyter.engine.distribute import DEFAULT_RETRIES, check_executor, describe, train
 from nmi_jupyter.engine.errors import NeuralMIWarning, OptionError
 from nmi_jupyter.engine.events import CancelToken, Observer
 from nmi_jupyter.engine.extrapolate import (
@@ -35,34 +29,18 @@ from nmi_jupyter.engine.extrapolate import (
 )
 from nmi_jupyter.engine.interrupts import deferred_interrupts
 from nmi_jupyter.engine.linear_bound import LinearBound, linear_bound
-from nmi_jupyter.engine.plan import (
-    analysis_stop,
-    check_chunk_size,
-    enters_result,
-    plan_runs,
-    run_record,
-    train_slots,
-)
+from nmi_jupyter.engine.options import OPTIONS, analysis_options, options_of
+from nmi_jupyter.engine.plan import check_chunk_size, estimate_plan, rigorous_plan
+from nmi_jupyter.engine.reduce import reduce_estimate, reduce_rigorous
 from nmi_jupyter.engine.results import EstimateResult
-from nmi_jupyter.engine.rigorous_result import RigorousResult, fit_runs
-from nmi_jupyter.engine.runs import prepare_run, reported_history, reported_mi
-from nmi_jupyter.engine.runtime import draw_seed, resolve_device, torch_threads
+from nmi_jupyter.engine.rigorous_result import RigorousResult
+from nmi_jupyter.engine.runtime import draw_seed
 
 __all__ = ["estimate", "rigorous", "RIGOROUS_OPTIONS"]
 
-# Keyword options of rigorous() beyond the EstimateConfig ones (the magic accepts them too).
-RIGOROUS_OPTIONS = (
-    "gammas",
-    "repeats",
-    "delta_threshold",
-    "min_gamma_points",
-    "confidence_level",
-    "exclude",
-    "batched",
-    "control",
-    "executor",
-    "retries",
-)
+# Keyword options of rigorous() beyond the EstimateConfig ones, from the option table
+# (engine/options.py); a test holds rigorous()'s signature to it.
+RIGOROUS_OPTIONS = analysis_options("rigorous")
 
 
 def estimate(
@@ -94,7 +72,7 @@ def estimate(
     Raises:
         NeuralMIError: a sentence naming what is wrong with the data or options.
     """
-    misplaced = sorted(set(options) & set(RIGOROUS_OPTIONS))
+    misplaced = sorted((set(options) & set(OPTIONS)) - set(options_of("estimate")))
     if misplaced:
         raise OptionError(
             f"{', '.join(misplaced)} only apply to nmi.rigorous(...); nmi.estimate trains "
@@ -103,36 +81,14 @@ def estimate(
     check_call(config, observer, cancel)
     config = _seeded(make_config(config, **options))
     xs, ys = _marginals(*check_pair(x, y), config)
-    device = resolve_device(config.device)
-    run = prepare_run(xs, ys, config, config.seed, device, count_varying=True)
     # The closed-form bound is computed before training, so that nothing but plain
     # record-keeping (with Ctrl-C held back) follows a run that was interrupted.
     linear = _linear(xs, ys, config)
-    with torch_threads(config.threads, device) as threads:
-        outcome = run.train(config, observer=observer, cancel=cancel)
+    plan = estimate_plan(config)
+    # One run, one after another: the result keeps the restored critic module.
+    trained = train(plan, xs, ys, batched=False, observer=observer, cancel=cancel)
     with deferred_interrupts():
-        mi, mi_val = reported_mi(outcome, config.units)
-        history = reported_history(outcome, config.units)
-    return EstimateResult(
-        mi=mi,
-        mi_val=mi_val,
-        units=config.units,
-        best_epoch=outcome.best_epoch,
-        stop_reason=outcome.stop_reason,
-        history=history,
-        settings=config.to_dict(),
-        n_train=run.n_train,
-        n_val=run.n_val,
-        x_dim=xs.shape[1],
-        y_dim=ys.shape[1],
-        elapsed=outcome.elapsed,
-        device=str(device),
-        threads=threads,
-        version=__version__,
-        linear=linear,
-        varying_samples=run.varying,
-        critic=outcome.critic,
-    )
+        return reduce_estimate(plan, trained, x_dim=xs.shape[1], y_dim=ys.shape[1], linear=linear)
 
 
 def rigorous(
@@ -220,79 +176,54 @@ def rigorous(
     n = len(xs)
     check_chunk_size(n, max(gamma_list), config)
     linear = _linear(xs, ys, config)
-    plan = plan_runs(n, gamma_list, repeats, control, config)
+    plan = rigorous_plan(n, gamma_list, repeats, control, config)
     start = time.perf_counter()
-    if executor is None:
-        device = resolve_device(config.device)
-        with torch_threads(config.threads, device) as threads:
-            outcomes = train_slots(
-                plan.slots,
-                xs,
-                ys,
-                plan.y_permutation,
-                config,
-                device,
-                batched=batched,
-                observer=observer,
-                cancel=cancel,
-            )
-        stop_reason, failures, where = analysis_stop(outcomes), {}, str(device)
-    else:
-        done = run_on_executor(
-            executor,
-            plan,
-            xs,
-            ys,
-            config,
-            batched=batched,
-            retries=retries,
-            observer=observer,
-            cancel=cancel,
-        )
-        outcomes, failures, stop_reason = done.outcomes, done.failures, done.stop_reason
-        threads, where = done.threads, ", ".join(done.devices) or "none"
+    trained = train(
+        plan,
+        xs,
+        ys,
+        executor=executor,
+        batched=batched,
+        retries=retries,
+        observer=observer,
+        cancel=cancel,
+    )
+    settings = {
+        **config.to_dict(),
+        "fit": fit_request,
+        "batched": batched,
+        "control": control,
+        "executor": describe(executor),
+    }
     # Runs stopped by a cancel or an interrupt enter with their best checkpoint so far
     # (partial runs); Ctrl-C is held back while they are recorded and fitted, so a
     # second one cannot lose them.
     with deferred_interrupts():
-        finished = [
-            (slot, run_record(slot, outcome, config.units))
-            for slot, outcome in zip(plan.slots, outcomes, strict=False)
-            if enters_result(outcome)
-        ]
-        runs = tuple(record for slot, record in finished if not slot.control)
-        controls = tuple(record for slot, record in finished if slot.control)
-        fit = fit_runs(runs, n, fit_request)
+        result = reduce_rigorous(
+            plan,
+            trained,
+            n_samples=n,
+            gammas=tuple(gamma_list),
+            repeats=repeats,
+            fit_request=fit_request,
+            settings=settings,
+            linear=linear,
+            elapsed=time.perf_counter() - start,
+        )
+    _warn_failures(trained.failures, len(plan.runs), retries)
+    return result
+
+
+def _warn_failures(failures: dict[int, str], n_runs: int, retries: int) -> None:
+    """Say (a NeuralMIWarning to the caller of rigorous) which runs an executor lost."""
     if failures:
         reasons = sorted(set(failures.values()))
         warnings.warn(
-            f"{len(failures)} of {len(plan.slots)} runs failed on the executor after "
+            f"{len(failures)} of {n_runs} runs failed on the executor after "
             f"{retries + 1} attempts and were left out: {'; '.join(reasons)[:500]}",
             NeuralMIWarning,
-            stacklevel=2,
+            stacklevel=3,
         )
-    return RigorousResult(
-        runs=runs,
-        fit=fit,
-        units=config.units,
-        n_samples=n,
-        gammas=tuple(gamma_list),
-        repeats=repeats,
-        settings={
-            **config.to_dict(),
-            "fit": fit_request,
-            "batched": batched,
-            "control": control,
-            "executor": describe(executor),
-        },
-        threads=threads,
-        controls=controls,
-        linear=linear,
-        stop_reason=stop_reason,
-        elapsed=time.perf_counter() - start,
-        device=where,
-        version=__version__,
-    )
 
 
 def _marginals(

@@ -4,56 +4,42 @@ The K critics of an analysis are stacked (``torch.func.stack_module_state``) and
 evaluated with ``vmap``, so one step trains every active run on its own
 minibatch with a few large batched matmuls instead of K small ones.  Each run
 keeps its own data, minibatch order, optimiser state (Adam is elementwise, so a
-stacked Adam is exactly K independent ones), early-stopping state and best
-checkpoint.  Runs advance in lockstep, one minibatch per step; a run with less
-data finishes its epochs in fewer steps, and a run that stops is removed from
-the stack so it costs nothing more.  Semantics follow :func:`train.train_run`,
-with the same seeds giving the same initialisation and minibatch order.
+stacked Adam is exactly K independent ones) and its own
+:class:`~nmi_jupyter.engine.run_state.RunState`: what an epoch means (divergence,
+early stopping, checkpoints, events, stopping) is the same as one run at a time
+(:func:`train.train_run`), with the same seeds giving the same initialisation and
+minibatch order.  Runs advance in lockstep, one minibatch per step; a run with
+less data finishes its epochs in fewer steps, and a run that ends is removed from
+the stack so it costs nothing more.
 """
 
 from __future__ import annotations
 
 import copy
 import functools
-import math
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
 
-import numpy as np
 import torch
 from torch.func import functional_call, stack_module_state, vmap
+from torch.optim.adam import adam
 
 from nmi_jupyter.engine.bounds import get_bound
 from nmi_jupyter.engine.config import EstimateConfig
-from nmi_jupyter.engine.divergence import ValueRange, curve_ranges, epoch_divergence
-from nmi_jupyter.engine.early_stopping import EarlyStopping
-from nmi_jupyter.engine.events import CancelToken, EpochEnded, Observer, RunEnded, RunStarted
-from nmi_jupyter.engine.interrupts import call_quietly, deferred_interrupts
+from nmi_jupyter.engine.events import CancelToken, Observer
+from nmi_jupyter.engine.interrupts import deferred_interrupts
 from nmi_jupyter.engine.models import build_critic, eval_pair_bytes, stacked_scores
+from nmi_jupyter.engine.run_state import Checkpoint, RunState, TrainOutcome
+from nmi_jupyter.engine.runs import PreparedRun
 from nmi_jupyter.engine.runtime import seeded_init
-from nmi_jupyter.engine.train import TrainData, TrainOutcome, block_bound, train_subset_size
-from nmi_jupyter.engine.units import from_nats
+from nmi_jupyter.engine.train import block_bound
 
-__all__ = ["RunSpec", "train_batched", "StackedAdam", "max_stack"]
+__all__ = ["train_batched", "StackedAdam", "max_stack"]
 
 _BETAS = (0.9, 0.999)
 _EPS = 1e-8
 # Activation memory one stack may use; concat critics build (K, B, B, hidden).
 _MEMORY_BUDGET = 256 * 2**20
-
-
-@dataclass(frozen=True)
-class RunSpec:
-    """One run of a batched analysis: its prepared data, seeds and event tags."""
-
-    data: TrainData
-    init_seed: int
-    shuffle_seed: int
-    run_id: int = 0
-    gamma: int | None = None
-    chunk: int | None = None
-    control: bool = False
 
 
 def max_stack(config: EstimateConfig, block: int) -> int:
@@ -71,339 +57,274 @@ class StackedAdam:
         self.lr = lr
         self.exp_avg = [torch.zeros_like(p) for p in params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in params]
+        self.state_steps = [torch.tensor(0.0) for _ in params]  # as torch.optim.Adam keeps them
         self.steps = 0
 
     @torch.no_grad()
     def step(self, params: list[torch.Tensor], grads: Sequence[torch.Tensor]) -> None:
         self.steps += 1
-        beta1, beta2 = _BETAS
-        step_size = self.lr / (1 - beta1**self.steps)
-        bias2_sqrt = math.sqrt(1 - beta2**self.steps)
-        # The same arithmetic as torch.optim.Adam, as multi-tensor (foreach) kernels.
-        grads = list(grads)
-        torch._foreach_lerp_(self.exp_avg, grads, 1 - beta1)
-        torch._foreach_mul_(self.exp_avg_sq, beta2)
-        torch._foreach_addcmul_(self.exp_avg_sq, grads, grads, value=1 - beta2)
-        denom = torch._foreach_sqrt(self.exp_avg_sq)
-        torch._foreach_div_(denom, bias2_sqrt)
-        torch._foreach_add_(denom, _EPS)
-        torch._foreach_addcdiv_(params, self.exp_avg, denom, value=-step_size)
+        # torch's own functional Adam on multi-tensor (foreach) kernels: the arithmetic
+        # of torch.optim.Adam, bit for bit, and as fast as the private kernels it wraps.
+        adam(
+            list(params),
+            list(grads),
+            self.exp_avg,
+            self.exp_avg_sq,
+            [],
+            self.state_steps,
+            foreach=True,
+            amsgrad=False,
+            beta1=_BETAS[0],
+            beta2=_BETAS[1],
+            lr=self.lr,
+            weight_decay=0.0,
+            eps=_EPS,
+            maximize=False,
+        )
 
     def keep(self, slots: torch.Tensor) -> None:
         self.exp_avg = [m[slots] for m in self.exp_avg]
         self.exp_avg_sq = [v[slots] for v in self.exp_avg_sq]
 
 
-@dataclass
-class _Run:
-    """Mutable training state of one run inside the stack."""
-
-    spec: RunSpec
-    train_offset: int
-    val_offset: int
-    shuffler: torch.Generator
-    train_order: torch.Tensor
-    val_order: torch.Tensor
-    stopper: EarlyStopping
-    n_batches: int
-    ranges: tuple[ValueRange, ValueRange]  # of the training and validation curves
-    perm: torch.Tensor = field(default=None)
-    pos: int = 0
-    epoch: int = 0
-    train_hist: list[float] = field(default_factory=list)
-    val_hist: list[float] = field(default_factory=list)
-    smoothed: np.ndarray = field(default_factory=lambda: np.empty(0))
-    checkpoints: dict[int, dict[str, torch.Tensor]] = field(default_factory=dict)
-    best_epoch: int = -1
-    stop_reason: str = ""
-    elapsed: float = 0.0
-    mi_train: float = math.nan
-    mi_val: float = math.nan
-
-    @property
-    def n_train(self) -> int:
-        return len(self.spec.data.x_train)
-
-    @property
-    def n_val(self) -> int:
-        return len(self.spec.data.x_val)
-
-    def new_epoch(self, device: torch.device) -> None:
-        self.perm = torch.randperm(self.n_train, generator=self.shuffler).to(device)
-        self.perm += self.train_offset
-        self.pos = 0
-
-    def tags(self) -> dict:
-        spec = self.spec
-        return {
-            "run_id": spec.run_id,
-            "gamma": spec.gamma,
-            "chunk": spec.chunk,
-            "control": spec.control,
-        }
-
-
 def train_batched(
-    specs: Sequence[RunSpec],
+    runs: Sequence[PreparedRun],
     config: EstimateConfig,
     *,
     observer: Observer | None = None,
     cancel: CancelToken | None = None,
 ) -> list[TrainOutcome]:
-    """Train every run of ``specs`` together; one :class:`TrainOutcome` per spec, in order.
+    """Train every run of ``runs`` together; one :class:`TrainOutcome` per run, in order.
 
     Every run has the same input widths and device.  On cancel or
     KeyboardInterrupt the runs still training end as "cancelled"/"interrupted",
     each with the numbers of its best checkpoint so far (NaN without a finished
-    epoch); finished runs are unaffected.
+    epoch); finished runs are unaffected.  A run interrupted as it ended (see
+    :meth:`RunState.finish`) keeps its own end and stops the others.
     """
-    emit = observer or (lambda event: None)
-    first = specs[0].data
-    device = first.x_train.device
-    units = config.units
-    bound = get_bound(config.estimator, config.smile_clip)
-    batch = config.batch_size
-    critics = []
-    for spec in specs:
-        with seeded_init(spec.init_seed):
-            critics.append(
-                build_critic(config, first.x_train.shape[1], first.y_train.shape[1]).to(device)
-            )
-    params, buffers = stack_module_state(critics)
-    names = list(params)
-    base = copy.deepcopy(critics[0]).to("meta")
-    del critics
-
-    direct = stacked_scores(config)
-    if direct is not None:
-
-        def scores_of(p, b, x, y):
-            return direct(p, x, y)
-    else:
-
-        def one_critic(p, b, x, y):
-            return functional_call(base, (p, b), (x, y))
-
-        scores_of = vmap(one_critic)
-    x_train = torch.cat([s.data.x_train for s in specs])
-    y_train = torch.cat([s.data.y_train for s in specs])
-    x_val = torch.cat([s.data.x_val for s in specs])
-    y_val = torch.cat([s.data.y_val for s in specs])
-
-    runs: list[_Run] = []
-    t_off = v_off = 0
-    for spec in specs:
-        shuffler = torch.Generator().manual_seed(spec.shuffle_seed)
-        n_tr, n_va = len(spec.data.x_train), len(spec.data.x_val)
-        run = _Run(
-            spec=spec,
-            train_offset=t_off,
-            val_offset=v_off,
-            shuffler=shuffler,
-            train_order=torch.randperm(n_tr, generator=shuffler).to(device) + t_off,
-            val_order=torch.randperm(n_va, generator=shuffler).to(device) + v_off,
-            stopper=EarlyStopping(
-                config.patience,
-                config.min_improvement,
-                config.median_window,
-                config.gaussian_sigma,
-            ),
-            n_batches=n_tr // batch,
-            ranges=curve_ranges(
-                config.estimator, batch, n_tr, train_subset_size(n_tr, n_va, batch), n_va
-            ),
-        )
-        t_off, v_off = t_off + n_tr, v_off + n_va
-        runs.append(run)
-
-    active = list(runs)  # slot i of the stacked parameters belongs to active[i]
-    optimizer = StackedAdam([params[n] for n in names], config.lr)
-    finite = torch.ones(len(active), dtype=torch.bool, device=device)
-    start = time.perf_counter()
-
-    def evaluate(group: list[_Run], slots: list[int]) -> list[tuple[float, float]]:
-        with torch.no_grad():
-            sub = {n: params[n][slots] for n in names}
-            m = train_subset_size(group[0].n_train, group[0].n_val, batch)
-            train = _evaluate_stack(
-                scores_of,
-                bound,
-                sub,
-                buffers,
-                x_train,
-                y_train,
-                torch.stack([r.train_order[:m] for r in group]),
-                batch,
-            )
-            val = _evaluate_stack(
-                scores_of,
-                bound,
-                sub,
-                buffers,
-                x_val,
-                y_val,
-                torch.stack([r.val_order for r in group]),
-                batch,
-            )
-        return list(zip(train, val, strict=True))
-
-    def finish(run: _Run, reason: str, notify: Observer = emit) -> None:
-        best = run.best_epoch
-        if best in run.checkpoints:  # the numbers reported: whole partitions, large blocks
-            block = config.eval_batch_size
-            with torch.no_grad():
-                state = {n: v.unsqueeze(0) for n, v in run.checkpoints[best].items()}
-                run.mi_train = _evaluate_stack(
-                    scores_of, bound, state, buffers, x_train, y_train, run.train_order[None], block
-                )[0]
-                run.mi_val = _evaluate_stack(
-                    scores_of, bound, state, buffers, x_val, y_val, run.val_order[None], block
-                )[0]
-        run.elapsed = time.perf_counter() - start
-        run.stop_reason = reason  # only now: a run interrupted while evaluated is finished again
-        notify(
-            RunEnded(
-                mi=float(from_nats(run.mi_train, units)),
-                mi_val=float(from_nats(run.mi_val, units)),
-                best_epoch=best,
-                epochs_run=len(run.val_hist),
-                stop_reason=reason,
-                elapsed=run.elapsed,
-                units=units,
-                **run.tags(),
-            )
-        )
-
+    stack = _Stack(runs, config, observer)
     stop = ""  # "cancelled" or "interrupted" when training stops before every run ends
     try:
-        for run in runs:
-            emit(
-                RunStarted(
-                    n_train=run.n_train,
-                    n_val=run.n_val,
-                    max_epochs=config.epochs,
-                    patience=config.patience,
-                    units=units,
-                    **run.tags(),
-                )
-            )
-            run.new_epoch(device)
-        while active:
+        stack.start()
+        while stack.active:
             if cancel is not None and cancel.cancelled:
                 stop = "cancelled"
                 break
-            idx = torch.stack([r.perm[r.pos * batch : (r.pos + 1) * batch] for r in active])
-            plist = [params[n] for n in names]
-            values = bound(scores_of(params, buffers, x_train[idx], y_train[idx]))
-            grads = torch.autograd.grad(-values.sum(), plist)
-            optimizer.step(plist, grads)
-            finite &= torch.isfinite(values.detach())
-            for run in active:
-                run.pos += 1
-            ended = [i for i, r in enumerate(active) if r.pos == r.n_batches]
-            if not ended:
-                continue
-            stopped: set[int] = set()
-            ok = finite.tolist()
-            for slots in _groups_by_size(active, ended, max_stack(config, batch)):
-                group = [active[i] for i in slots]
-                for i, run, (tr, va) in zip(slots, group, evaluate(group, slots), strict=True):
-                    if not ok[i] or epoch_divergence(
-                        [*run.train_hist, tr], [*run.val_hist, va], *run.ranges
-                    ):
-                        finish(run, "diverged")
-                        stopped.add(i)
-                        continue
-                    decision = run.stopper.update(va)
-                    run.checkpoints[run.epoch] = {n: params[n][i].detach().clone() for n in names}
-                    run.train_hist.append(tr)
-                    run.val_hist.append(va)
-                    run.smoothed, run.best_epoch = decision.smoothed, decision.best_epoch
-                    for old in [e for e in run.checkpoints if e not in decision.keep]:
-                        del run.checkpoints[old]
-                    emit(
-                        EpochEnded(
-                            epoch=run.epoch,
-                            train_mi=float(from_nats(tr, units)),
-                            val_mi=float(from_nats(va, units)),
-                            val_smoothed=tuple(float(v) for v in from_nats(run.smoothed, units)),
-                            best_epoch=run.best_epoch,
-                            epochs_since_best=decision.epochs_since_best,
-                            elapsed=time.perf_counter() - start,
-                            units=units,
-                            **run.tags(),
-                        )
-                    )
-                    run.epoch += 1
-                    if decision.stop or run.epoch == config.epochs:
-                        finish(run, "early_stopping" if decision.stop else "max_epochs")
-                        stopped.add(i)
-                    else:
-                        run.new_epoch(device)
-            if stopped:
-                keep = [i for i in range(len(active)) if i not in stopped]
-                slots_t = torch.tensor(keep, dtype=torch.long, device=device)
-                params = {n: params[n][slots_t].detach().requires_grad_() for n in names}
-                optimizer.keep(slots_t)
-                finite = finite[slots_t]
-                active = [active[i] for i in keep]
+            stack.step()
     except KeyboardInterrupt:
         stop = "interrupted"
     if stop:
         # Each run still training keeps its best checkpoint so far, as a partial run
-        # (none without a finished epoch).  Ctrl-C is held back meanwhile and observers
-        # may raise no further KeyboardInterrupt, so a second one cannot lose them.
+        # (none without a finished epoch); Ctrl-C is held back meanwhile.
         with deferred_interrupts():
-            for run in runs:
-                if not run.stop_reason:
-                    finish(run, stop, lambda event: call_quietly(emit, event))
-    return [
-        TrainOutcome(
-            train=np.array(r.train_hist),
-            val=np.array(r.val_hist),
-            val_smoothed=r.smoothed,
-            best_epoch=r.best_epoch,
-            stop_reason=r.stop_reason,
-            elapsed=r.elapsed,
-            mi_train=r.mi_train,
-            mi_val=r.mi_val,
-            critic=None,
+            for k, state in enumerate(stack.states):
+                if not state.done:
+                    stack.finish(k, stop)
+    return [state.outcome() for state in stack.states]
+
+
+class _Stack:
+    """The stacked critics of :func:`train_batched` and their runs' states.
+
+    ``active[i]`` is the run (index into ``states``) in slot i of the stacked
+    parameters; data of all runs are concatenated, each run's rows at its offsets.
+    """
+
+    def __init__(
+        self, runs: Sequence[PreparedRun], config: EstimateConfig, observer: Observer | None
+    ) -> None:
+        first = runs[0].data
+        device = first.x_train.device
+        self.config, self.batch = config, config.batch_size
+        self.bound = get_bound(config.estimator, config.smile_clip)
+        critics = []
+        for run in runs:
+            with seeded_init(run.init_seed):
+                critics.append(
+                    build_critic(config, first.x_train.shape[1], first.y_train.shape[1]).to(device)
+                )
+        self.params, self.buffers = stack_module_state(critics)
+        self.names = list(self.params)
+        self.scores_of = _stacked_scores_of(config, critics[0])
+        del critics
+        self.x_train = torch.cat([r.data.x_train for r in runs])
+        self.y_train = torch.cat([r.data.y_train for r in runs])
+        self.x_val = torch.cat([r.data.x_val for r in runs])
+        self.y_val = torch.cat([r.data.y_val for r in runs])
+        start = time.perf_counter()  # the clock of every run's events
+        self.states = [RunState(run, config, observer=observer, start=start) for run in runs]
+        train_offsets = _offsets([r.n_train for r in runs])
+        val_offsets = _offsets([r.n_val for r in runs])
+        self.train_offset = train_offsets
+        self.active = list(range(len(runs)))
+        # Evaluation orders as rows of the concatenated sets.
+        self.train_order = [
+            s.train_order + o for s, o in zip(self.states, train_offsets, strict=True)
+        ]
+        self.val_order = [s.val_order + o for s, o in zip(self.states, val_offsets, strict=True)]
+        self.perm: list[torch.Tensor] = [torch.empty(0)] * len(runs)
+        self.pos = [0] * len(runs)
+        self.optimizer = StackedAdam([self.params[n] for n in self.names], config.lr)
+        self.finite = torch.ones(len(runs), dtype=torch.bool, device=device)
+
+    def start(self) -> None:
+        for k, state in enumerate(self.states):
+            state.started()
+            self.new_epoch(k)
+
+    def new_epoch(self, k: int) -> None:
+        self.perm[k] = self.states[k].new_epoch() + self.train_offset[k]
+        self.pos[k] = 0
+
+    def step(self) -> None:
+        """One minibatch of every active run; the epochs that this ends, ended."""
+        batch, params, active = self.batch, self.params, self.active
+        idx = torch.stack(
+            [self.perm[k][self.pos[k] * batch : (self.pos[k] + 1) * batch] for k in active]
         )
-        for r in runs
-    ]
+        plist = [params[n] for n in self.names]
+        values = self.bound(
+            self.scores_of(params, self.buffers, self.x_train[idx], self.y_train[idx])
+        )
+        grads = torch.autograd.grad(-values.sum(), plist)
+        self.optimizer.step(plist, grads)
+        self.finite &= torch.isfinite(values.detach())
+        for k in active:
+            self.pos[k] += 1
+        ended = [i for i, k in enumerate(active) if self.pos[k] == self.states[k].n_batches]
+        if ended:
+            self.end_epochs(ended)
+
+    def end_epochs(self, ended: list[int]) -> None:
+        """Evaluate and commit the epoch of the runs in slots ``ended``; drop the runs
+        that end.  An interrupt that came as a run ended is raised again here, once its
+        run is finished, to stop the others."""
+        ok = self.finite.tolist()
+        stopped: set[int] = set()
+        limit = max_stack(self.config, self.batch)
+        for slots in _groups_by_size(self.states, self.active, ended, limit):
+            for i, (tr, va) in zip(slots, self.evaluate(slots), strict=True):
+                k = self.active[i]
+                copy_slot = functools.partial(self.copy, i)
+                reason = self.states[k].end_epoch(tr, va, ok[i], copy_slot)
+                if reason is None:
+                    self.new_epoch(k)
+                    continue
+                self.finish(k, reason)
+                stopped.add(i)
+                if self.states[k].interrupted:
+                    raise KeyboardInterrupt
+        if stopped:
+            self.drop(stopped)
+
+    def drop(self, stopped: set[int]) -> None:
+        keep = [i for i in range(len(self.active)) if i not in stopped]
+        slots = torch.tensor(keep, dtype=torch.long, device=self.finite.device)
+        self.params = {n: self.params[n][slots].detach().requires_grad_() for n in self.names}
+        self.optimizer.keep(slots)
+        self.finite = self.finite[slots]
+        self.active = [self.active[i] for i in keep]
+
+    def copy(self, i: int) -> Checkpoint:
+        return {n: self.params[n][i].detach().clone() for n in self.names}
+
+    def evaluate(self, slots: list[int]) -> list[tuple[float, float]]:
+        """The training (subset) and validation curve values, in nats, of the runs in
+        ``slots`` (runs with equal set sizes), in blocks of ``batch_size``."""
+        group = [self.active[i] for i in slots]
+        m = self.states[group[0]].curve_subset
+        with torch.no_grad():
+            sub = {n: self.params[n][slots] for n in self.names}
+            train = self.evaluate_stack(
+                sub,
+                self.x_train,
+                self.y_train,
+                torch.stack([self.train_order[k][:m] for k in group]),
+                self.batch,
+            )
+            val = self.evaluate_stack(
+                sub,
+                self.x_val,
+                self.y_val,
+                torch.stack([self.val_order[k] for k in group]),
+                self.batch,
+            )
+        return list(zip(train, val, strict=True))
+
+    def finish(self, k: int, reason: str) -> None:
+        self.states[k].finish(reason, functools.partial(self.evaluate_checkpoint, k))
+
+    def evaluate_checkpoint(self, k: int, checkpoint: Checkpoint) -> tuple[float, float]:
+        """The numbers reported: whole partitions, blocks of ``eval_batch_size``."""
+        block = self.config.eval_batch_size
+        with torch.no_grad():
+            state = {n: v.unsqueeze(0) for n, v in checkpoint.items()}
+            mi_train = self.evaluate_stack(
+                state, self.x_train, self.y_train, self.train_order[k][None], block
+            )[0]
+            mi_val = self.evaluate_stack(
+                state, self.x_val, self.y_val, self.val_order[k][None], block
+            )[0]
+        return mi_train, mi_val
+
+    def evaluate_stack(
+        self,
+        params: dict[str, torch.Tensor],
+        x: torch.Tensor,
+        y: torch.Tensor,
+        order: torch.Tensor,
+        block: int,
+    ) -> list[float]:
+        """The bound of each stacked run on its own set (rows of ``order``: global indices in
+        a fixed random order), as the size-weighted mean over near-equal blocks, in nats —
+        the same blocks as :func:`train.evaluate_bound`, scored a few rows at a time when
+        the stack's score matrices would exceed ``memory.SCORE_MEMORY_BUDGET``."""
+        n_runs, n = order.shape
+        pair = eval_pair_bytes(params)
+        total = torch.zeros(n_runs, dtype=torch.float64, device=order.device)
+        for cols in torch.arange(n, device=order.device).tensor_split(max(n // block, 1)):
+            idx = order[:, cols]
+            rows_of = functools.partial(
+                _stack_rows, self.scores_of, params, self.buffers, x[idx], y[idx]
+            )
+            total += block_bound(self.bound, rows_of, len(cols), pair, stack=n_runs).double() * len(
+                cols
+            )
+        return (total / n).tolist()
 
 
-def _groups_by_size(active: list[_Run], ended: list[int], limit: int) -> list[list[int]]:
+def _stacked_scores_of(config: EstimateConfig, critic: torch.nn.Module) -> Callable:
+    """scores_of(params, buffers, x, y): (K, B, B) score matrices of K stacked critics
+    shaped like ``critic``, each on its own (B, features) x and y."""
+    direct = stacked_scores(config)
+    if direct is not None:
+        return lambda p, b, x, y: direct(p, x, y)
+    base = copy.deepcopy(critic).to("meta")
+
+    def one_critic(p, b, x, y):
+        return functional_call(base, (p, b), (x, y))
+
+    return vmap(one_critic)
+
+
+def _offsets(sizes: list[int]) -> list[int]:
+    out, total = [], 0
+    for size in sizes:
+        out.append(total)
+        total += size
+    return out
+
+
+def _groups_by_size(
+    states: list[RunState], active: list[int], ended: list[int], limit: int
+) -> list[list[int]]:
     """Slots of runs that ended an epoch, grouped by equal set sizes (one stacked
     evaluation each), at most ``limit`` runs per group."""
     by_size: dict[tuple[int, int], list[int]] = {}
     for i in ended:
-        by_size.setdefault((active[i].n_train, active[i].n_val), []).append(i)
+        state = states[active[i]]
+        by_size.setdefault((state.n_train, state.n_val), []).append(i)
     return [slots[k : k + limit] for slots in by_size.values() for k in range(0, len(slots), limit)]
-
-
-def _evaluate_stack(
-    scores_of: Callable,
-    bound: Callable[[torch.Tensor], torch.Tensor],
-    params: dict[str, torch.Tensor],
-    buffers: dict[str, torch.Tensor],
-    x: torch.Tensor,
-    y: torch.Tensor,
-    order: torch.Tensor,
-    block: int,
-) -> list[float]:
-    """The bound of each stacked run on its own set (rows of ``order``: global indices in
-    a fixed random order), as the size-weighted mean over near-equal blocks, in nats —
-    the same blocks as :func:`train.evaluate_bound`, scored a few rows at a time when
-    the stack's score matrices would exceed ``memory.SCORE_MEMORY_BUDGET``."""
-    n_runs, n = order.shape
-    pair = eval_pair_bytes(params)
-    total = torch.zeros(n_runs, dtype=torch.float64, device=order.device)
-    for cols in torch.arange(n, device=order.device).tensor_split(max(n // block, 1)):
-        idx = order[:, cols]
-        rows_of = functools.partial(_stack_rows, scores_of, params, buffers, x[idx], y[idx])
-        total += block_bound(bound, rows_of, len(cols), pair, stack=n_runs).double() * len(cols)
-    return (total / n).tolist()
 
 
 def _stack_rows(scores_of, params, buffers, x, y, start: int, stop: int) -> torch.Tensor:

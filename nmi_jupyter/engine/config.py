@@ -2,10 +2,10 @@
 
 The option names here are the public contract: the Python API, the
 ``%%neuralmi`` magic (``--batch-size`` style) and ``%config`` all use them.
-Validation lives here: :meth:`EstimateConfig.__post_init__` for the options of one
-run, :func:`check_rigorous_options` for those of a rigorous analysis and
-:func:`check_call` for the arguments of every public call, all through the checking
-functions of :mod:`~nmi_jupyter.engine.options_check`, and all before any training.
+Each option is one row of the option table (:mod:`~nmi_jupyter.engine.options`);
+validation is generated from it: :meth:`EstimateConfig.__post_init__` for the options
+of one run, :func:`check_rigorous_options` for those of a rigorous analysis, and
+:func:`check_call` checks the arguments of every public call, all before any training.
 """
 
 from __future__ import annotations
@@ -16,14 +16,33 @@ from dataclasses import dataclass
 from typing import Any
 
 from nmi_jupyter.engine.errors import OptionError, closest_option_hint
-from nmi_jupyter.engine.extrapolate import check_fit_options
+from nmi_jupyter.engine.options import (
+    ACTIVATIONS,
+    CRITICS,
+    DEFAULT_BATCH_SIZE,
+    DEFAULT_EMBEDDING_DIM,
+    DEFAULT_EPOCHS,
+    DEFAULT_EVAL_BATCH_SIZE,
+    DEFAULT_GAMMAS,
+    DEFAULT_GAUSSIAN_SIGMA,
+    DEFAULT_HIDDEN_DIM,
+    DEFAULT_LR,
+    DEFAULT_MEDIAN_WINDOW,
+    DEFAULT_MIN_IMPROVEMENT,
+    DEFAULT_N_LAYERS,
+    DEFAULT_PATIENCE,
+    DEFAULT_SMILE_CLIP,
+    DEFAULT_VAL_FRACTION,
+    DEVICES,
+    ESTIMATORS,
+    OPTIONS,
+    SPLITS,
+    UNITS,
+    analysis_options,
+    run_options,
+)
 from nmi_jupyter.engine.options_check import (
-    as_bool,
-    as_choice,
-    as_float,
     as_gamma_subset,
-    as_gammas,
-    as_int,
     check_cancel,
     check_observer,
     describe_value,
@@ -45,60 +64,7 @@ __all__ = [
     "FIT_OPTIONS",
 ]
 
-ESTIMATORS = ("infonce", "nwj", "tuba", "js", "smile")
-CRITICS = ("separable", "bilinear", "concat")
-ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh")
-SPLITS = ("random", "blocked")
-UNITS = ("bits", "nats")
-DEVICES = ("auto", "cpu", "cuda")
-
-DEFAULT_EPOCHS = 50
-DEFAULT_BATCH_SIZE = 128
-DEFAULT_LR = 5e-4
-DEFAULT_PATIENCE = 10
-DEFAULT_MIN_IMPROVEMENT = 1e-3
-DEFAULT_HIDDEN_DIM = 64
-DEFAULT_N_LAYERS = 2
-DEFAULT_EMBEDDING_DIM = 64
-DEFAULT_VAL_FRACTION = 0.1
-# Evaluation blocks: InfoNCE on n pairs is biased low by roughly (e^I - 1)/n and
-# capped at log(n); 512 removed most of the bias at batch 128 (measured +0.035
-# bits at 2 bits) at no extra cost, and a fixed size keeps that bias the same for
-# every gamma of a rigorous analysis.
-DEFAULT_EVAL_BATCH_SIZE = 512
-DEFAULT_SMILE_CLIP = 5.0
-DEFAULT_MEDIAN_WINDOW = 5
-DEFAULT_GAUSSIAN_SIGMA = 1.0
-DEFAULT_GAMMAS = tuple(range(1, 11))
 FIT_OPTIONS = ("delta_threshold", "min_gamma_points", "confidence_level")
-
-_CHOICES = {
-    "estimator": ESTIMATORS,
-    "critic": CRITICS,
-    "activation": ACTIVATIONS,
-    "split": SPLITS,
-    "units": UNITS,
-}
-_OPTIONAL_MINIMUMS = {"threads": 1, "seed": 0}
-_INT_MINIMUMS = {
-    "epochs": 1,
-    "batch_size": 2,
-    "hidden_dim": 1,
-    "n_layers": 1,
-    "embedding_dim": 1,
-    "patience": 1,
-    "gap": 0,
-    "median_window": 1,
-    "eval_batch_size": 2,
-}
-# name: (low, high, low end open, high end open)
-_FLOAT_RANGES = {
-    "lr": (0.0, None, True, False),
-    "smile_clip": (0.0, None, True, False),
-    "gaussian_sigma": (0.0, None, False, False),
-    "min_improvement": (0.0, None, False, False),
-    "val_fraction": (0.0, 0.5, True, True),
-}
 
 
 @dataclass(frozen=True)
@@ -174,29 +140,9 @@ class EstimateConfig:
     gaussian_sigma: float = DEFAULT_GAUSSIAN_SIGMA
 
     def __post_init__(self) -> None:
-        for name, choices in _CHOICES.items():
-            self._set(name, as_choice(name, getattr(self, name), choices))
-        device = self.device
-        if not isinstance(device, str) or not (device in DEVICES or device.startswith("cuda:")):
-            raise OptionError(
-                f"device must be 'auto', 'cpu', 'cuda' or 'cuda:N', not {describe_value(device)}."
-            )
-        self._set("device", str(device))
-        for name, minimum in _INT_MINIMUMS.items():
-            self._set(name, as_int(name, getattr(self, name), minimum))
-        if self.median_window % 2 == 0:
-            raise OptionError(f"median_window must be odd, not {self.median_window}.")
-        for name, minimum in _OPTIONAL_MINIMUMS.items():
-            value = getattr(self, name)
-            if value is not None:
-                self._set(name, as_int(name, value, minimum))
-        for name, (low, high, low_open, high_open) in _FLOAT_RANGES.items():
-            value = as_float(
-                name, getattr(self, name), low, high, low_open=low_open, high_open=high_open
-            )
-            self._set(name, value)
-        for name in ("standardize", "copula"):
-            self._set(name, as_bool(name, getattr(self, name)))
+        # Every field through its check in the option table (engine/options.py).
+        for spec in run_options():
+            self._set(spec.name, spec.check(getattr(self, spec.name)))
         # Last, once every field is valid: a training step must fit the memory budget.
         from nmi_jupyter.engine.memory import check_score_memory
 
@@ -216,8 +162,8 @@ class EstimateConfig:
 
 
 def option_names() -> tuple[str, ...]:
-    """All option names :class:`EstimateConfig` accepts."""
-    return tuple(f.name for f in dataclasses.fields(EstimateConfig))
+    """All option names :class:`EstimateConfig` accepts (the run options of the table)."""
+    return tuple(spec.name for spec in run_options())
 
 
 def check_option_names(options: Mapping[str, Any], also_valid: tuple[str, ...] = ()) -> None:
@@ -239,27 +185,21 @@ def make_config(base: EstimateConfig | None = None, /, **options: Any) -> Estima
 
 
 def check_rigorous_options(options: Mapping[str, Any]) -> dict[str, Any]:
-    """``options`` with every rigorous-analysis option it holds checked and converted to
-    plain Python values (other keys pass through unchanged).
+    """``options`` with every rigorous-analysis option it holds checked by its row of
+    the option table and converted to plain Python values (other keys, and
+    ``executor``, which :func:`~nmi_jupyter.engine.distribute.check_executor` judges,
+    pass through unchanged).
 
-    ``gammas`` -> sorted list of distinct ints; ``repeats``, ``retries`` -> int;
-    ``batched``, ``control`` -> bool; the fit options through
-    :func:`~nmi_jupyter.engine.extrapolate.check_fit_options`; ``exclude`` -> a sorted
-    list of gammas the analysis has (``gammas`` if given, else :data:`DEFAULT_GAMMAS`)
-    that leaves at least two for the fit, or None.  Raises :class:`OptionError`.
+    ``gammas`` -> sorted list of distinct ints; ``repeats``, ``retries``,
+    ``min_gamma_points`` -> int; ``batched``, ``control`` -> bool; ``delta_threshold``,
+    ``confidence_level`` -> float; ``exclude`` -> a sorted list of gammas the analysis
+    has (``gammas`` if given, else :data:`DEFAULT_GAMMAS`) that leaves at least two for
+    the fit, or None.  Raises :class:`OptionError`.
     """
     out = dict(options)
-    if "gammas" in out:
-        out["gammas"] = as_gammas(out["gammas"])
-    for name, minimum in (("repeats", 1), ("retries", 0)):
-        if name in out:
-            out[name] = as_int(name, out[name], minimum)
-    for name in ("batched", "control"):
-        if name in out:
-            out[name] = as_bool(name, out[name])
-    given = {name: out[name] for name in FIT_OPTIONS if name in out}
-    checked = dict(zip(FIT_OPTIONS, check_fit_options(**given), strict=True))
-    out.update({name: checked[name] for name in given})
+    for name in analysis_options("rigorous"):
+        if name in out and name not in ("exclude", "executor"):
+            out[name] = OPTIONS[name].check(out[name])
     if out.get("exclude") is not None:
         gammas = out.get("gammas", DEFAULT_GAMMAS)
         out["exclude"] = as_gamma_subset("exclude", out["exclude"], gammas)
@@ -271,6 +211,8 @@ def check_option(name: str, value: Any) -> Any:
     ``rigorous()`` would check it, and converted to a plain Python value."""
     if name in option_names():
         return getattr(make_config(**{name: value}), name)
+    if name not in OPTIONS:
+        raise OptionError(f"Unknown option '{name}'{closest_option_hint(name, OPTIONS)}.")
     return check_rigorous_options({name: value})[name]
 
 

@@ -1,13 +1,15 @@
-"""Rigorous runs as work units on a ``concurrent.futures.Executor``.
+"""Where a plan trains: in this process, or as work units on a ``concurrent.futures.Executor``.
 
-A work unit is the runs of one gamma (all its chunks and repeats), or the
-shuffled-pairs controls: about equal work each (every gamma's chunks cover the
-data once), and enough runs for the batched trainer to stack them on the
-worker.  A unit carries only plain data (config, sample indices, seeds) and the
-function that trains it is importable, so any executor can run it: a local
-``ProcessPoolExecutor``, a Dask ``Client`` or its ``get_executor()``.  With Dask
-the data are scattered once and each worker fetches them once; other executors
-get the data with each unit (one per gamma, never one per run).
+:func:`train` is the entry every analysis uses.  A work unit is the plan's runs
+of one ``unit`` (for rigorous: the runs of one gamma, all its chunks and repeats,
+or the shuffled-pairs controls: about equal work each, and enough runs for the
+batched trainer to stack them on the worker).  A unit is a plan itself (plain
+data: settings, views, seeds), trained on its worker by the same
+:func:`~nmi_jupyter.engine.trainer.train_plan` as in this process, so any
+executor can run it: a local ``ProcessPoolExecutor``, a Dask ``Client`` or its
+``get_executor()``.  With Dask the data are scattered once and each worker
+fetches them once; other executors get the data with each unit (one per unit,
+never one per run).
 
 Events are recorded on the worker; on Dask they are also streamed live (see
 :mod:`dask_link`), otherwise replayed to the observer, in order, when the unit
@@ -34,11 +36,18 @@ from nmi_jupyter.engine.dask_link import (
 )
 from nmi_jupyter.engine.errors import OptionError
 from nmi_jupyter.engine.events import CancelToken, Event, Observer, RunEnded, event_from_dict
-from nmi_jupyter.engine.plan import RunPlan, Slot, failed_outcome, train_slots, without_critic
+from nmi_jupyter.engine.plan import Plan, RunSpec
+from nmi_jupyter.engine.run_state import (
+    TrainOutcome,
+    analysis_stop,
+    failed_outcome,
+    without_critic,
+)
 from nmi_jupyter.engine.runtime import resolve_device, torch_threads
-from nmi_jupyter.engine.train import TrainOutcome
+from nmi_jupyter.engine.trainer import Trained, train_plan
 
 __all__ = [
+    "train",
     "WorkUnit",
     "UnitResult",
     "make_units",
@@ -53,20 +62,51 @@ DEFAULT_RETRIES = 2  # resubmissions of a failing unit before its runs are repor
 _POLL_SECONDS = 0.1  # how often the wait loop looks at the cancel token
 
 
+def train(
+    plan: Plan,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    *,
+    executor: Any = None,
+    batched: bool = True,
+    retries: int = DEFAULT_RETRIES,
+    observer: Observer | None = None,
+    cancel: CancelToken | None = None,
+) -> Trained:
+    """Train ``plan`` on ``xs``/``ys`` (all samples): in this process when ``executor``
+    is None (on ``config.device``, with ``config.threads``), else as work units on it
+    (:func:`run_on_executor`).  Same seeds, same numbers either way."""
+    if executor is not None:
+        return run_on_executor(
+            executor,
+            plan,
+            xs,
+            ys,
+            batched=batched,
+            retries=retries,
+            observer=observer,
+            cancel=cancel,
+        )
+    device = resolve_device(plan.config.device)
+    with torch_threads(plan.config.threads, device) as threads:
+        outcomes = train_plan(
+            plan, xs, ys, device, batched=batched, observer=observer, cancel=cancel
+        )
+    return Trained(list(outcomes), analysis_stop(outcomes), str(device), threads)
+
+
 @dataclass(frozen=True)
 class WorkUnit:
-    """Runs trained together on one worker (picklable plain data)."""
+    """Runs trained together on one worker: a part of a plan (picklable plain data)."""
 
     unit_id: int
-    slots: tuple[Slot, ...]
-    config: EstimateConfig
+    plan: Plan
     batched: bool
-    y_permutation: np.ndarray | None
 
 
 @dataclass(frozen=True)
 class UnitResult:
-    """What a worker sends back: outcomes in slot order, the events it emitted."""
+    """What a worker sends back: outcomes in run order, the events it emitted."""
 
     unit_id: int
     outcomes: tuple[TrainOutcome, ...]
@@ -75,28 +115,9 @@ class UnitResult:
     threads: int
 
 
-@dataclass(frozen=True)
-class DistributedOutcome:
-    """Outcomes aligned with the plan's slots (None: not trained; a failed unit's runs
-    have :func:`failed_outcome`), and how it went."""
-
-    outcomes: list[TrainOutcome | None]
-    failures: dict[int, str]  # run_id -> why its unit failed
-    stop_reason: str  # completed, cancelled or interrupted
-    devices: tuple[str, ...]
-    threads: int | None
-
-
-def make_units(plan: RunPlan, config: EstimateConfig, batched: bool) -> list[WorkUnit]:
-    """One unit per gamma (analysis runs) plus one for the controls, gamma 1 first."""
-    groups: dict[tuple[bool, int], list[Slot]] = {}
-    for slot in plan.slots:
-        key = (slot.control, 0 if slot.control else slot.gamma)
-        groups.setdefault(key, []).append(slot)
-    return [
-        WorkUnit(i, tuple(slots), config, batched, plan.y_permutation if key[0] else None)
-        for i, (key, slots) in enumerate(sorted(groups.items()))
-    ]
+def make_units(plan: Plan, batched: bool) -> list[WorkUnit]:
+    """One unit per ``unit`` of the plan's runs, in unit order."""
+    return [WorkUnit(i, part, batched) for i, part in enumerate(plan.units())]
 
 
 def run_unit(
@@ -120,18 +141,10 @@ def run_unit(
             events.append(event)
             emit(event)
 
-    device = resolve_device(unit.config.device)
-    with torch_threads(unit.config.threads, device) as threads:
-        outcomes = train_slots(
-            unit.slots,
-            xs,
-            ys,
-            unit.y_permutation,
-            unit.config,
-            device,
-            batched=unit.batched,
-            observer=observe,
-        )
+    config = unit.plan.config
+    device = resolve_device(config.device)
+    with torch_threads(config.threads, device) as threads:
+        outcomes = train_plan(unit.plan, xs, ys, device, batched=unit.batched, observer=observe)
     return UnitResult(
         unit.unit_id,
         tuple(without_critic(o) for o in outcomes),
@@ -143,16 +156,15 @@ def run_unit(
 
 def run_on_executor(
     executor: Any,
-    plan: RunPlan,
+    plan: Plan,
     xs: np.ndarray,
     ys: np.ndarray,
-    config: EstimateConfig,
     *,
     batched: bool = True,
     retries: int = DEFAULT_RETRIES,
     observer: Observer | None = None,
     cancel: CancelToken | None = None,
-) -> DistributedOutcome:
+) -> Trained:
     """Train ``plan`` as work units on ``executor`` and gather the outcomes.
 
     Returns when every unit is back (or has failed ``retries + 1`` times), or at once
@@ -163,7 +175,7 @@ def run_on_executor(
     """
     link = _link(executor, xs, ys, stream=observer is not None)
     try:
-        return _Gather(link, plan, config, batched, retries, observer).run(cancel)
+        return _Gather(link, plan, batched, retries, observer).run(cancel)
     finally:
         link.close()
 
@@ -171,11 +183,11 @@ def run_on_executor(
 class _Gather:
     """The waiting loop of :func:`run_on_executor` and its bookkeeping."""
 
-    def __init__(self, link, plan, config, batched, retries, observer) -> None:
-        self.link, self.config, self.retries, self.observer = link, config, retries, observer
-        self.units = {u.unit_id: u for u in make_units(plan, config, batched)}
-        self.position = {slot.run_id: i for i, slot in enumerate(plan.slots)}
-        self.outcomes: list[TrainOutcome | None] = [None] * len(plan.slots)
+    def __init__(self, link, plan, batched, retries, observer) -> None:
+        self.link, self.config, self.retries, self.observer = link, plan.config, retries, observer
+        self.units = {u.unit_id: u for u in make_units(plan, batched)}
+        self.position = {run.run_id: i for i, run in enumerate(plan.runs)}
+        self.outcomes: list[TrainOutcome | None] = [None] * len(plan.runs)
         self.failures: dict[int, str] = {}
         self.attempts = dict.fromkeys(self.units, 0)
         self.delivered = dict.fromkeys(self.units, 0)  # events of this attempt observed
@@ -184,7 +196,7 @@ class _Gather:
         self.devices: list[str] = []
         self.threads: int | None = None
 
-    def run(self, cancel: CancelToken | None) -> DistributedOutcome:
+    def run(self, cancel: CancelToken | None) -> Trained:
         for unit_id in self.units:
             self.send(unit_id)
         if not self.pending:  # nothing could even be submitted: closed or broken
@@ -209,13 +221,8 @@ class _Gather:
         finally:
             for future in self.pending:
                 future.cancel()
-        return DistributedOutcome(
-            self.outcomes,
-            self.failures,
-            stop_reason,
-            tuple(self.devices),
-            self.threads,
-        )
+        device = ", ".join(self.devices) or "none"
+        return Trained(self.outcomes, stop_reason, device, self.threads, self.failures)
 
     def send(self, unit_id: int) -> None:
         self.attempts[unit_id] += 1
@@ -231,10 +238,10 @@ class _Gather:
     def fail(self, unit_id: int, exc: BaseException) -> None:
         why = f"{type(exc).__name__}: {exc}".strip().rstrip(":")
         self.finished.add(unit_id)  # late streamed events of this unit are ignored
-        for slot in self.units[unit_id].slots:
-            self.failures[slot.run_id] = why
-            self.outcomes[self.position[slot.run_id]] = failed_outcome()
-            self.notify(_failed_event(slot, self.config))
+        for run in self.units[unit_id].plan.runs:
+            self.failures[run.run_id] = why
+            self.outcomes[self.position[run.run_id]] = failed_outcome()
+            self.notify(_failed_event(run, self.config))
 
     def collect(self, future: cf.Future) -> None:
         unit_id = self.pending.pop(future)
@@ -250,8 +257,8 @@ class _Gather:
             return
         self.observe_streamed()
         self.finished.add(unit_id)
-        for slot, outcome in zip(self.units[unit_id].slots, result.outcomes, strict=False):
-            self.outcomes[self.position[slot.run_id]] = outcome
+        for run, outcome in zip(self.units[unit_id].plan.runs, result.outcomes, strict=False):
+            self.outcomes[self.position[run.run_id]] = outcome
         if result.device not in self.devices:
             self.devices.append(result.device)
         self.threads = result.threads
@@ -273,10 +280,9 @@ class _Gather:
             self.observer(event)
 
 
-def _failed_event(slot: Slot, config: EstimateConfig) -> RunEnded:
+def _failed_event(run: RunSpec, config: EstimateConfig) -> RunEnded:
     nan = float("nan")
     return RunEnded(
-        run_id=slot.run_id,
         mi=nan,
         mi_val=nan,
         best_epoch=-1,
@@ -284,9 +290,7 @@ def _failed_event(slot: Slot, config: EstimateConfig) -> RunEnded:
         stop_reason="failed",
         elapsed=0.0,
         units=config.units,
-        gamma=slot.gamma,
-        chunk=slot.chunk,
-        control=slot.control,
+        **run.tags,
     )
 
 

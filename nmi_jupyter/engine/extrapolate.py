@@ -7,7 +7,9 @@ gamma = 0 (infinite data) is the bias-corrected MI.
 :func:`fit_gamma_line` does weighted least squares over the per-run points, each
 gamma's runs weighted 1/count (every gamma counts once), tests linearity with a
 quadratic fit (delta = |a2/a1|), drops the largest gammas while the curve bends,
-and returns a :class:`GammaFit` with intervals and a reliability verdict in words.
+and returns a :class:`GammaFit`: the intercept, its intervals and the numbers the
+verdict reads (delta, the curvature's z, the leverage of gamma = 1).  The verdict
+itself, flags and sentences, is :func:`nmi_jupyter.engine.verdict.fit_flags`.
 """
 
 from __future__ import annotations
@@ -21,27 +23,15 @@ import numpy as np
 from scipy import stats
 
 from nmi_jupyter.engine.errors import OptionError
-from nmi_jupyter.engine.flags import Flag, reasons_of, warnings_of
-from nmi_jupyter.engine.options_check import as_float, as_int
 
 __all__ = ["GammaFit", "WLSFit", "fit_gamma_line", "wls", "curvature_delta", "check_fit_options"]
 
 DEFAULT_DELTA_THRESHOLD = 0.1
 DEFAULT_MIN_GAMMA_POINTS = 5
 DEFAULT_CONFIDENCE_LEVEL = 0.68
-# N/gamma below this many samples per run: the bound is trained on very little data.
-DEFAULT_SAMPLE_FLOOR = 300
-# Dropping gamma = 1 moves the intercept by more than this many standard errors
-# of the difference: the fit leans on one point.
-LEVERAGE_Z = 3.0
 # The model error of the extrapolation, as a multiple of the gap between the
 # training-MI and the validation-MI intercepts; see `model_standard_error`.
 MODEL_ERROR_SCALE = 1.0
-# The curvature flag needs the quadratic coefficient to stand out of the noise by this
-# many standard errors, besides delta >= delta_threshold: with a small slope, noise
-# alone makes delta large.  On the accuracy suite (seeds 0 and 1) this test spared 8
-# accurate fits a false alarm and let 1 miss through (Student-t, df 3, SMILE, +18 %).
-CURVATURE_Z = 2.0
 
 
 @dataclass(frozen=True)
@@ -101,13 +91,13 @@ def curvature_z(gamma: np.ndarray, mi: np.ndarray) -> float:
 
 @dataclass(frozen=True)
 class GammaFit:
-    """The extrapolation to gamma = 0 and the verdict on it (values in the input's units).
+    """The extrapolation to gamma = 0 (values in the input's units): numbers only.
 
     ``mi`` is the intercept; ``ci``/``pi`` are the confidence and prediction
     intervals at gamma = 0 at ``confidence_level``; ``mi_error``/``mi_error_pred``
     their half-widths.  ``dropped`` maps each gamma left out to why ("curvature",
-    "manual").  ``reliable`` is False when any of ``reasons`` applies;
-    ``warnings`` are worth reading but do not make the fit unreliable.
+    "manual").  ``flags``, ``reliable``, ``reasons`` and ``warnings`` are the
+    verdict on these numbers, computed by :func:`nmi_jupyter.engine.verdict.fit_flags`.
     """
 
     mi: float
@@ -126,12 +116,21 @@ class GammaFit:
     dropped: dict[int, str]
     mode: str  # "automatic" or "manual"
     loo_shift: float  # intercept without gamma = 1 minus intercept (NaN if not computable)
-    flags: tuple[Flag, ...]
     confidence_level: float
     delta_threshold: float
     min_gamma_points: int
     cov: tuple[tuple[float, float], tuple[float, float]]  # of (intercept, slope)
     dof: int
+    loo_z: float = math.nan  # |loo_shift| in standard errors of the shift (NaN: not computed)
+    curvature_z: float = math.nan  # quadratic coefficient in standard errors (inf: untold)
+    n_samples: int | None = None  # total samples N (for samples per run, N/gamma)
+
+    @property
+    def flags(self) -> tuple:
+        """The verdict on this fit (:func:`~nmi_jupyter.engine.verdict.fit_flags`)."""
+        from nmi_jupyter.engine.verdict import fit_flags  # the verdict builds on this module
+
+        return fit_flags(self)
 
     @property
     def reliable(self) -> bool:
@@ -139,11 +138,11 @@ class GammaFit:
 
     @property
     def reasons(self) -> tuple[str, ...]:
-        return reasons_of(self.flags)
+        return tuple(f.message for f in self.flags if f.unreliable)
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        return warnings_of(self.flags)
+        return tuple(f.message for f in self.flags if not f.unreliable)
 
     @property
     def se_total(self) -> float:
@@ -171,11 +170,11 @@ class GammaFit:
                 return [clean(e) for e in v]
             if isinstance(v, dict):
                 return {str(k): clean(e) for k, e in v.items()}
-            if isinstance(v, Flag):
-                return v.to_dict()
             return v
 
-        return {k: clean(getattr(self, k)) for k in self.__dataclass_fields__}
+        out = {k: clean(getattr(self, k)) for k in self.__dataclass_fields__}
+        out["flags"] = [f.to_dict() for f in self.flags]  # for readers of a saved file
+        return out
 
 
 def fit_gamma_line(
@@ -188,7 +187,6 @@ def fit_gamma_line(
     min_gamma_points: int = DEFAULT_MIN_GAMMA_POINTS,
     confidence_level: float = DEFAULT_CONFIDENCE_LEVEL,
     n_samples: int | None = None,
-    sample_floor: int = DEFAULT_SAMPLE_FLOOR,
     mi_val: Iterable[float] | None = None,
 ) -> GammaFit:
     """Fit MI = I + a*gamma over per-run points and extrapolate to gamma = 0.
@@ -199,51 +197,19 @@ def fit_gamma_line(
             the automatic curvature drops and the fit is reported as manual.
         delta_threshold: automatic mode drops the largest gamma while the
             quadratic fit has |a2/a1| >= this, down to ``min_gamma_points`` gammas.
-        min_gamma_points: fewer gammas than this (or still curved at this many)
-            makes the fit unreliable.
+        min_gamma_points: the fewest gammas automatic mode keeps (fewer, or still
+            curved at this many, makes the fit unreliable: see ``verdict.fit_flags``).
         confidence_level: of the confidence and prediction intervals.
-        n_samples: total samples N, to warn when N/gamma is below ``sample_floor``.
+        n_samples: total samples N, kept for the verdict (samples per run, N/gamma).
         mi_val: the runs' validation MI, one per run (optional): the same line fitted
             to it gives a second intercept, and the two intercepts' disagreement
             widens the interval (``se_model``; see :func:`model_standard_error`).
     """
-    gamma_arr = np.asarray(list(gamma), dtype=np.float64)
-    mi_arr = np.asarray(list(mi), dtype=np.float64)
-    if gamma_arr.shape != mi_arr.shape or gamma_arr.ndim != 1:
-        raise OptionError("gamma and mi must be 1-D sequences of the same length, one per run.")
-    val_arr = np.full_like(mi_arr, math.nan) if mi_val is None else np.asarray(list(mi_val), float)
-    if val_arr.shape != mi_arr.shape:
-        raise OptionError("mi_val must have one value per run, like mi.")
+    gamma_arr, mi_arr, val_gamma, val_arr = _points(gamma, mi, mi_val)
     check_fit_options(delta_threshold, min_gamma_points, confidence_level)
-    finite = np.isfinite(mi_arr) & np.isfinite(gamma_arr)
-    val_gamma, val_arr = (
-        gamma_arr[finite & np.isfinite(val_arr)],
-        val_arr[finite & np.isfinite(val_arr)],
+    mode, used, dropped, delta = choose_gammas(
+        gamma_arr, mi_arr, exclude, use, delta_threshold, min_gamma_points
     )
-    gamma_arr, mi_arr = gamma_arr[finite], mi_arr[finite]
-    available = sorted({int(g) for g in gamma_arr})
-    if exclude is not None and use is not None:
-        raise OptionError("Give either exclude= or use=, not both.")
-    flags: list[Flag] = []
-    dropped: dict[int, str] = {}
-    if exclude is not None or use is not None:
-        mode = "manual"
-        chosen = (
-            [g for g in available if g not in {int(e) for e in exclude}]
-            if exclude is not None
-            else [g for g in available if g in {int(u) for u in use}]
-        )
-        dropped = {g: "manual" for g in available if g not in chosen}
-        used = chosen
-        delta = curvature_delta(*_select(gamma_arr, mi_arr, used))
-    else:
-        mode = "automatic"
-        used = list(available)
-        delta = curvature_delta(*_select(gamma_arr, mi_arr, used))
-        while not (delta < delta_threshold) and len(used) > min_gamma_points:
-            dropped[used.pop()] = "curvature"
-            delta = curvature_delta(*_select(gamma_arr, mi_arr, used))
-
     if len(used) < 2:
         raise OptionError(
             f"The fit needs at least two gammas with finished runs; it has {used or 'none'}."
@@ -257,79 +223,14 @@ def fit_gamma_line(
     se_ci = math.sqrt(se**2 + se_data**2 + se_model**2)
     t = stats.t.ppf(0.5 + confidence_level / 2, line.dof) if line.dof > 0 else math.nan
     se_pred = math.sqrt(se_ci**2 + line.scale) if line.dof > 0 else math.nan
-    ci = (intercept - t * se_ci, intercept + t * se_ci)
-    pi = (intercept - t * se_pred, intercept + t * se_pred)
-
-    loo_shift = math.nan
-    if 1 in used and len(used) >= 3:
-        g_wo, mi_wo = _select(gamma_arr, mi_arr, [g for g in used if g != 1])
-        without = wls(g_wo, mi_wo, _weights(g_wo), degree=1)
-        loo_shift = float(without.coef[0]) - intercept
-        # The standard error of the shift, with the full fit's residual scale for both
-        # fits: for nested least squares Var(I_without - I) = scale * (inv_without[0, 0]
-        # - inv[0, 0]) >= 0.  (Each fit's own scale made the difference negative - the
-        # shift then counted as 10^5 standard errors - in 8 of 96 accuracy-suite fits.)
-        if line.scale > 0 and without.scale > 0:
-            extra = line.scale * (without.cov[0, 0] / without.scale - line.cov[0, 0] / line.scale)
-        else:
-            extra = 0.0
-        spread = math.sqrt(max(extra, 1e-12 * (1 + se**2)))
-        if abs(loo_shift) > LEVERAGE_Z * spread:
-            flags.append(
-                Flag(
-                    "leverage",
-                    f"leaving out gamma = 1 moves the corrected MI by {loo_shift:+.3g} "
-                    f"({_z_text(abs(loo_shift) / spread)} standard errors): "
-                    "the fit leans on one point",
-                )
-            )
-
-    if len(used) < min_gamma_points:
-        flags.append(
-            Flag(
-                "too_few_gammas",
-                f"only {len(used)} gammas are in the fit, fewer than min_gamma_points = "
-                f"{min_gamma_points}: too few points to trust a line",
-            )
-        )
-    if not (delta < delta_threshold) and curvature_z(g_used, mi_used) >= CURVATURE_Z:
-        where = "the chosen gammas" if mode == "manual" else f"even with {len(used)} gammas"
-        flags.append(
-            Flag(
-                "curvature",
-                f"MI is not linear in gamma ({where}: curvature delta = {delta:.3g} >= "
-                f"{delta_threshold}); more data is needed for a reliable bias correction",
-            )
-        )
-    if n_samples is not None and used:
-        small = [g for g in used if n_samples / g < sample_floor]
-        # Most of the fit on runs below the floor makes it unreliable: the N = 500
-        # Gaussians of the accuracy suite (4 of 5 gammas below 300 samples) were off
-        # by -18 % to +9 % with the curvature test blind to it; with N = 2000 (3 of 7
-        # gammas below) the estimates were within 2 %.
-        mostly = len(small) > len(used) / 2
-        if small:
-            flags.append(
-                Flag(
-                    "sample_floor",
-                    f"runs at gamma {', '.join(map(str, small))} train on fewer than "
-                    f"{sample_floor} samples each (N/gamma = {n_samples // max(small)} at gamma "
-                    f"{max(small)})"
-                    + (
-                        ": most of the fit rests on runs this small; use more data or fewer gammas"
-                        if mostly
-                        else ""
-                    ),
-                    unreliable=mostly,
-                )
-            )
+    loo_shift, loo_z = leverage_of_gamma_one(gamma_arr, mi_arr, used, line)
     return GammaFit(
         mi=intercept,
         slope=slope,
         mi_error=t * se_ci,
         mi_error_pred=t * se_pred,
-        ci=ci,
-        pi=pi,
+        ci=(intercept - t * se_ci, intercept + t * se_ci),
+        pi=(intercept - t * se_pred, intercept + t * se_pred),
         se_intercept=se,
         se_data=se_data,
         mi_val=mi_val_fit,
@@ -340,17 +241,88 @@ def fit_gamma_line(
         dropped=dropped,
         mode=mode,
         loo_shift=loo_shift,
-        flags=tuple(flags),
         confidence_level=confidence_level,
         delta_threshold=delta_threshold,
         min_gamma_points=min_gamma_points,
         cov=tuple(tuple(float(v) for v in row) for row in line.cov),
         dof=line.dof,
+        loo_z=loo_z,
+        curvature_z=curvature_z(g_used, mi_used),
+        n_samples=n_samples,
     )
 
 
-def _z_text(z: float) -> str:
-    return f"{z:.1f}" if z < 100 else "more than 100"
+def _points(
+    gamma: Iterable[float], mi: Iterable[float], mi_val: Iterable[float] | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The runs with a finite gamma and MI: (gamma, mi), and those of them with a
+    finite validation MI: (gamma, mi_val).  Raises :class:`OptionError` on shapes."""
+    gamma_arr = np.asarray(list(gamma), dtype=np.float64)
+    mi_arr = np.asarray(list(mi), dtype=np.float64)
+    if gamma_arr.shape != mi_arr.shape or gamma_arr.ndim != 1:
+        raise OptionError("gamma and mi must be 1-D sequences of the same length, one per run.")
+    val_arr = np.full_like(mi_arr, math.nan) if mi_val is None else np.asarray(list(mi_val), float)
+    if val_arr.shape != mi_arr.shape:
+        raise OptionError("mi_val must have one value per run, like mi.")
+    finite = np.isfinite(mi_arr) & np.isfinite(gamma_arr)
+    with_val = finite & np.isfinite(val_arr)
+    return gamma_arr[finite], mi_arr[finite], gamma_arr[with_val], val_arr[with_val]
+
+
+def choose_gammas(
+    gamma: np.ndarray,
+    mi: np.ndarray,
+    exclude: Iterable[int] | None,
+    use: Iterable[int] | None,
+    delta_threshold: float,
+    min_gamma_points: int,
+) -> tuple[str, list[int], dict[int, str], float]:
+    """The gammas of the fit: ``(mode, used, dropped, delta)``.
+
+    Manual (``exclude`` or ``use`` given): exactly the chosen gammas.  Automatic:
+    every gamma, then the largest dropped while the curvature delta is not below
+    ``delta_threshold`` and more than ``min_gamma_points`` remain.
+    """
+    available = sorted({int(g) for g in gamma})
+    if exclude is not None and use is not None:
+        raise OptionError("Give either exclude= or use=, not both.")
+    if exclude is not None or use is not None:
+        chosen = (
+            [g for g in available if g not in {int(e) for e in exclude}]
+            if exclude is not None
+            else [g for g in available if g in {int(u) for u in use}]
+        )
+        dropped = {g: "manual" for g in available if g not in chosen}
+        return "manual", chosen, dropped, curvature_delta(*_select(gamma, mi, chosen))
+    used, dropped = list(available), {}
+    delta = curvature_delta(*_select(gamma, mi, used))
+    while not (delta < delta_threshold) and len(used) > min_gamma_points:
+        dropped[used.pop()] = "curvature"
+        delta = curvature_delta(*_select(gamma, mi, used))
+    return "automatic", used, dropped, delta
+
+
+def leverage_of_gamma_one(
+    gamma: np.ndarray, mi: np.ndarray, used: list[int], line: WLSFit
+) -> tuple[float, float]:
+    """How far the intercept moves without gamma = 1: ``(shift, shift in standard
+    errors)``; NaN for both without gamma = 1 or with fewer than three gammas."""
+    if 1 not in used or len(used) < 3:
+        return math.nan, math.nan
+    g_wo, mi_wo = _select(gamma, mi, [g for g in used if g != 1])
+    without = wls(g_wo, mi_wo, _weights(g_wo), degree=1)
+    shift = float(without.coef[0]) - float(line.coef[0])
+    # The standard error of the shift, with the full fit's residual scale for both
+    # fits: for nested least squares Var(I_without - I) = scale * (inv_without[0, 0]
+    # - inv[0, 0]) >= 0.  (Each fit's own scale made the difference negative - the
+    # shift then counted as 10^5 standard errors - in 8 of 96 accuracy-suite fits.)
+    if line.scale > 0 and without.scale > 0:
+        extra = line.scale * (without.cov[0, 0] / without.scale - line.cov[0, 0] / line.scale)
+    else:
+        extra = 0.0
+    se = math.sqrt(line.cov[0, 0]) if line.dof > 0 else math.nan
+    spread = math.sqrt(max(extra, 1e-12 * (1 + se**2)))
+    return shift, abs(shift) / spread
 
 
 def data_standard_error(gamma: np.ndarray, mi: np.ndarray) -> float:
@@ -415,11 +387,14 @@ def check_fit_options(
     """The fit options checked and converted to plain Python numbers (numpy scalars
     welcome): ``(delta_threshold, min_gamma_points, confidence_level)``.
 
-    Raises :class:`OptionError` with one sentence for a value outside its range.
+    Raises :class:`OptionError` with one sentence for a value outside its range.  The
+    checks are the fit options' rows of the option table (``delta_threshold`` may be
+    inf: never drop a gamma for curvature).
     """
+    from nmi_jupyter.engine.options import OPTIONS  # the table imports this module
+
     return (
-        # inf is allowed: never drop a gamma for curvature
-        as_float("delta_threshold", delta_threshold, 0.0, low_open=True, finite=False),
-        as_int("min_gamma_points", min_gamma_points, 2),
-        as_float("confidence_level", confidence_level, 0.0, 1.0, low_open=True, high_open=True),
+        OPTIONS["delta_threshold"].check(delta_threshold),
+        OPTIONS["min_gamma_points"].check(min_gamma_points),
+        OPTIONS["confidence_level"].check(confidence_level),
     )

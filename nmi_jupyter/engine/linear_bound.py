@@ -14,6 +14,7 @@ that a straight line through one feature pair already shows.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -28,20 +29,42 @@ __all__ = ["LinearBound", "linear_bound"]
 
 @dataclass(frozen=True)
 class LinearBound:
-    """The best single-pair Gaussian-copula MI: ``mi`` and its standard error ``se``
-    (both in nats), between ``X[:, pair[0]]`` and ``Y[:, pair[1]]``, from ``n`` samples."""
+    """The best single-pair Gaussian-copula MI between ``X[:, pair[0]]`` and
+    ``Y[:, pair[1]]``, from ``n`` samples: ``mi_nats`` and its standard error
+    ``se_nats`` in nats; ``mi`` and ``se`` in ``units``.
 
-    mi: float
-    se: float
+    A result holds its bound in its own units (``result.linear.mi`` is comparable to
+    ``result.mi``); the saved file keeps nats (``to_dict``).
+    """
+
+    mi_nats: float
+    se_nats: float
     pair: tuple[int, int]
     n: int
+    units: str = "nats"
+
+    @property
+    def mi(self) -> float:
+        """The bound in ``units``."""
+        return float(from_nats(self.mi_nats, self.units))
+
+    @property
+    def se(self) -> float:
+        """Its standard error in ``units``."""
+        return float(from_nats(self.se_nats, self.units))
+
+    def to_units(self, units: str) -> LinearBound:
+        """The same bound reported in ``units`` ("bits" or "nats")."""
+        return dataclasses.replace(self, units=units)
 
     def in_units(self, units: str) -> tuple[float, float]:
         """(mi, se) in ``units``."""
-        return float(from_nats(self.mi, units)), float(from_nats(self.se, units))
+        return float(from_nats(self.mi_nats, units)), float(from_nats(self.se_nats, units))
 
-    def describe(self, units: str) -> str:
-        """One line for summaries: which pair, the bound and its standard error."""
+    def describe(self, units: str | None = None) -> str:
+        """One line for summaries: which pair, the bound and its standard error (in
+        ``units``, its own by default)."""
+        units = units or self.units
         mi, se = self.in_units(units)
         i, j = self.pair
         return (
@@ -50,10 +73,12 @@ class LinearBound:
         )
 
     def to_dict(self) -> dict[str, Any]:
-        return {"mi": self.mi, "se": self.se, "pair": list(self.pair), "n": self.n}
+        """Plain data, in nats whatever ``units`` (the saved format since it existed)."""
+        return {"mi": self.mi_nats, "se": self.se_nats, "pair": list(self.pair), "n": self.n}
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LinearBound:
+        """The bound :meth:`to_dict` wrote (nats; a result converts it to its units)."""
         return cls(
             float(d["mi"]), float(d["se"]), (int(d["pair"][0]), int(d["pair"][1])), int(d["n"])
         )

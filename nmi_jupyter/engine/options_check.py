@@ -27,6 +27,7 @@ __all__ = [
     "as_float",
     "as_bool",
     "as_choice",
+    "as_device",
     "as_gammas",
     "as_gamma_subset",
     "check_observer",
@@ -125,6 +126,16 @@ def as_choice(name: str, value: Any, choices: tuple[str, ...]) -> str:
     raise OptionError(
         f"{name} must be one of {', '.join(choices)}; got {describe_value(value)}{hint}."
     )
+
+
+def as_device(name: str, value: Any, choices: tuple[str, ...]) -> str:
+    """One of ``choices`` or ``cuda:N`` (a CUDA device by index)."""
+    if isinstance(value, str) and (
+        value in choices or (value.startswith("cuda:") and value[5:].isdigit())
+    ):
+        return str(value)
+    listed = ", ".join(f"'{c}'" for c in choices)
+    raise OptionError(f"{name} must be {listed} or 'cuda:N', not {describe_value(value)}.")
 
 
 def _items(name: str, values: Any, example: str) -> list[Any]:

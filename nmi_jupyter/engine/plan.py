@@ -1,209 +1,175 @@
-"""Which runs a rigorous analysis trains, and training a list of them.
+"""Analyses as plans: plain data saying which runs to train, on which view of the data.
 
-A :class:`RunPlan` is plain data (sample indices, seeds, tags): it can be cut
-into work units and sent to other processes, and every place that trains runs
-(in-process, or a worker of an executor) calls :func:`train_slots`, so a run
-means the same thing wherever it is trained.
+An analysis is a :class:`Plan`: its runs (:class:`RunSpec`, each a :class:`View` of
+the data, a seed and labels) and the settings they share.  A plan holds numbers
+and arrays only, so it can be cut into work units and sent to other processes.
+One trainer trains any plan (:func:`trainer.train_plan`, or
+:func:`distribute.train` in process or on an executor) and knows nothing of what
+the analysis means; a reducer (:mod:`reduce`) turns the trained runs into a
+result.  ``estimate`` and ``rigorous`` are the first two plans.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 
 import numpy as np
-import torch
 
-from nmi_jupyter.engine.batched import RunSpec, max_stack, train_batched
 from nmi_jupyter.engine.config import EstimateConfig
 from nmi_jupyter.engine.data import MIN_VALIDATION, gamma_chunks, master_order
 from nmi_jupyter.engine.errors import InsufficientDataError
-from nmi_jupyter.engine.events import CancelToken, Observer
 from nmi_jupyter.engine.memory import check_score_memory
-from nmi_jupyter.engine.results import STOPPED_REASONS
-from nmi_jupyter.engine.rigorous_result import RunRecord
-from nmi_jupyter.engine.runs import prepare_run, reported_history, reported_mi
-from nmi_jupyter.engine.train import TrainOutcome
 
 __all__ = [
-    "Slot",
-    "RunPlan",
-    "plan_runs",
-    "train_slots",
-    "run_record",
-    "analysis_stop",
-    "enters_result",
-    "failed_outcome",
+    "View",
+    "RunSpec",
+    "Plan",
+    "estimate_plan",
+    "rigorous_plan",
+    "run_seed",
     "check_chunk_size",
+    "CONTROL_SEED_STREAM",
+    "CONTROL_PERMUTATION_STREAM",
 ]
+
+# Seed streams of the shuffled-pairs controls, apart from the analysis runs' (gamma,
+# chunk, repeat) streams: the permutation that breaks the pairs, and each control
+# run's seed, run_seed(seed, CONTROL_SEED_STREAM + k, chunk, 0) for chunks of N / 2k.
+CONTROL_PERMUTATION_STREAM = 7
+CONTROL_SEED_STREAM = 1000
 
 
 @dataclass(frozen=True)
-class Slot:
-    """Where a run of a rigorous analysis sits: its gamma, chunk, repeat and seed.
+class View:
+    """The data one run sees: sample ``rows`` of x (all, in order, when None) paired
+    with rows ``y_rows`` of y (the same rows when None).  Other ``y_rows`` pair each
+    x with another sample's y: a permutation breaks the pairs (a shuffled-pairs
+    control, true MI 0), ``rows + lag`` pairs x with y ``lag`` samples later.
+    ``x_columns``/``y_columns`` pick features (all when None)."""
 
-    ``run_id`` is the run's place in the whole analysis (events carry it), so it
-    stays the same when the runs are split into work units.
+    rows: np.ndarray | None = None
+    y_rows: np.ndarray | None = None
+    x_columns: tuple[int, ...] | None = None
+    y_columns: tuple[int, ...] | None = None
+
+    def n_samples(self, n: int) -> int:
+        """Samples in this view of ``n`` samples."""
+        return n if self.rows is None else len(self.rows)
+
+    def apply(self, xs: np.ndarray, ys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The (samples, features) arrays of this view; the data themselves when the
+        view takes every row and column (no copy)."""
+        y_rows = self.rows if self.y_rows is None else self.y_rows
+        x = xs if self.rows is None else xs[self.rows]
+        y = ys if y_rows is None else ys[y_rows]
+        if self.x_columns is not None:
+            x = x[:, list(self.x_columns)]
+        if self.y_columns is not None:
+            y = y[:, list(self.y_columns)]
+        return x, y
+
+
+@dataclass(frozen=True)
+class RunSpec:
+    """One run of a plan.
+
+    ``run_id`` is its place in the whole plan (events and results carry it, so it
+    stays when the plan is cut into work units); ``seed`` drives its split,
+    initialisation and minibatch order; ``unit`` groups the runs that train together
+    on one worker.  ``gamma``, ``chunk``, ``repeat`` and ``control`` label what the
+    run means to the analysis (events carry gamma, chunk and control); the trainer
+    does not read them.
     """
 
     run_id: int
-    gamma: int
-    chunk: int
-    repeat: int
     seed: int
-    index: np.ndarray  # the chunk's sample indices
+    view: View = field(default_factory=View)
+    unit: int = 0
+    gamma: int | None = None
+    chunk: int | None = None
+    repeat: int = 0
     control: bool = False
 
     @property
-    def n_samples(self) -> int:
-        return len(self.index)
+    def tags(self) -> dict:
+        """The labels every event of this run carries."""
+        return {
+            "run_id": self.run_id,
+            "gamma": self.gamma,
+            "chunk": self.chunk,
+            "control": self.control,
+        }
 
 
 @dataclass(frozen=True)
-class RunPlan:
-    """Every run of an analysis; ``y_permutation`` breaks the pairs of control runs
-    (their y rows are ``y[y_permutation[index]]``), None without controls."""
+class Plan:
+    """The runs of an analysis and the settings they share.
 
-    slots: tuple[Slot, ...]
-    y_permutation: np.ndarray | None = None
+    ``count_varying``: also count, per variable and partition, the samples off its
+    most common value (for the degenerate-variable flag).
+    """
+
+    runs: tuple[RunSpec, ...]
+    config: EstimateConfig
+    count_varying: bool = False
+
+    def units(self) -> list[Plan]:
+        """The plan cut into work units (runs of equal ``unit``), in unit order."""
+        groups: dict[int, list[RunSpec]] = {}
+        for run in self.runs:
+            groups.setdefault(run.unit, []).append(run)
+        return [replace(self, runs=tuple(groups[key])) for key in sorted(groups)]
+
+
+def estimate_plan(config: EstimateConfig) -> Plan:
+    """One run on every sample, seeded by ``config.seed``."""
+    return Plan((RunSpec(run_id=0, seed=config.seed),), config, count_varying=True)
 
 
 def run_seed(seed: int, gamma: int, chunk: int, repeat: int) -> int:
     return int(np.random.SeedSequence([seed, gamma, chunk, repeat]).generate_state(1)[0])
 
 
-def plan_runs(
+def rigorous_plan(
     n: int, gammas: Sequence[int], repeats: int, control: bool, config: EstimateConfig
-) -> RunPlan:
+) -> Plan:
     """One master order (seeded by ``config.seed``) cut into gamma chunks, ``repeats``
-    runs per chunk; with ``control``, shuffled-pairs runs on chunks of N/2 and N/4 from
-    the first half of the master order (about 10 % extra training)."""
+    runs per chunk, one work unit per gamma; with ``control``, shuffled-pairs runs
+    (y rows permuted) on one chunk of N/2 and two of N/4 from the first half of the
+    master order (about 10 % extra training), labelled gamma 2 and 4 (their share of
+    the data) so that they extrapolate like the analysis, in one more unit."""
     order = master_order(n, config.split, np.random.default_rng(config.seed))
-    tags = [
-        (gamma, chunk, repeat, run_seed(config.seed, gamma, chunk, repeat), idx, False)
+    unit = {gamma: k for k, gamma in enumerate(sorted(gammas))}
+    runs = [
+        {
+            "seed": run_seed(config.seed, gamma, chunk, repeat),
+            "view": View(rows),
+            "unit": unit[gamma],
+            "gamma": gamma,
+            "chunk": chunk,
+            "repeat": repeat,
+        }
         for gamma, chunks in gamma_chunks(order, gammas).items()
-        for chunk, idx in enumerate(chunks)
+        for chunk, rows in enumerate(chunks)
         for repeat in range(repeats)
     ]
-    permutation = None
     if control and chunk_trains(n // 4, config):
-        rng = np.random.default_rng(np.random.SeedSequence([config.seed, 7]))
-        permutation = rng.permutation(n)
-        half = gamma_chunks(order[: 2 * (n // 4)], [1, 2])
-        tags += [
-            (2 * g, c, 0, run_seed(config.seed, 1000 + g, c, 0), idx, True)
-            for g, chunks in half.items()
-            for c, idx in enumerate(chunks)
-        ]
-    slots = tuple(Slot(run_id, *tag) for run_id, tag in enumerate(tags))
-    return RunPlan(slots, permutation)
-
-
-def train_slots(
-    slots: Sequence[Slot],
-    xs: np.ndarray,
-    ys: np.ndarray,
-    y_permutation: np.ndarray | None,
-    config: EstimateConfig,
-    device: torch.device,
-    *,
-    batched: bool = True,
-    observer: Observer | None = None,
-    cancel: CancelToken | None = None,
-) -> list[TrainOutcome]:
-    """Train ``slots`` on the rows of ``xs``/``ys`` they index; outcomes in slot order,
-    stopping early (fewer outcomes) when cancelled or interrupted.
-
-    The runs training when it stops end "cancelled"/"interrupted" with their best
-    checkpoint so far (partial runs); a KeyboardInterrupt between runs adds one such
-    outcome without an epoch, so the caller always learns that it stopped.
-    """
-    outcomes: list[TrainOutcome] = []
-    try:
-        prepared = []
-        for slot in slots:
-            y_rows = y_permutation[slot.index] if slot.control else slot.index
-            prepared.append(prepare_run(xs[slot.index], ys[y_rows], config, slot.seed, device))
-        if not batched:
-            for slot, run in zip(slots, prepared, strict=True):
-                outcomes.append(run.train(config, observer=observer, cancel=cancel, **_tags(slot)))
-                if analysis_stop(outcomes) != "completed":
-                    break
-            return outcomes
-        specs = [
-            RunSpec(run.data, run.init_seed, run.shuffle_seed, **_tags(slot))
-            for slot, run in zip(slots, prepared, strict=True)
-        ]
-        size = max_stack(config, config.batch_size)
-        for k in range(0, len(specs), size):
-            outcomes += train_batched(specs[k : k + size], config, observer=observer, cancel=cancel)
-            if analysis_stop(outcomes) != "completed":
-                break
-    except KeyboardInterrupt:  # outside any run's training: the runs done so far stay
-        if len(outcomes) < len(slots):
-            outcomes.append(failed_outcome("interrupted"))
-    return outcomes
-
-
-def _tags(slot: Slot) -> dict:
-    return {
-        "run_id": slot.run_id,
-        "gamma": slot.gamma,
-        "chunk": slot.chunk,
-        "control": slot.control,
-    }
-
-
-def without_critic(outcome: TrainOutcome) -> TrainOutcome:
-    """The outcome without its torch module (what crosses a process boundary)."""
-    return outcome if outcome.critic is None else replace(outcome, critic=None)
-
-
-def run_record(slot: Slot, outcome: TrainOutcome, units: str) -> RunRecord:
-    mi, mi_val = reported_mi(outcome, units)
-    return RunRecord(
-        gamma=slot.gamma,
-        chunk=slot.chunk,
-        repeat=slot.repeat,
-        seed=slot.seed,
-        n_samples=slot.n_samples,
-        mi=mi,
-        mi_val=mi_val,
-        best_epoch=outcome.best_epoch,
-        epochs_run=len(outcome.val),
-        stop_reason=outcome.stop_reason,
-        elapsed=outcome.elapsed,
-        history=reported_history(outcome, units),
-        partial=outcome.stop_reason in STOPPED_REASONS,
-    )
-
-
-def analysis_stop(outcomes: Sequence[TrainOutcome | None]) -> str:
-    """How training went: "completed", or "cancelled"/"interrupted" when it stopped early
-    (a run that ended as the interrupt came keeps its own stop_reason)."""
-    for outcome in outcomes:
-        if outcome is not None and outcome.stop_reason in STOPPED_REASONS:
-            return outcome.stop_reason
-        if outcome is not None and outcome.interrupted:
-            return "interrupted"
-    return "completed"
-
-
-def enters_result(outcome: TrainOutcome | None) -> bool:
-    """Whether a run becomes a record of the result: one that ended (diverged and failed
-    ones included: they are flagged), or one stopped by a cancel or an interrupt after at
-    least one finished epoch (a partial run); not one that never finished an epoch."""
-    if outcome is None:
-        return False
-    return outcome.stop_reason not in STOPPED_REASONS or outcome.best_epoch >= 0
-
-
-def failed_outcome(reason: str = "failed") -> TrainOutcome:
-    """The outcome of a run without a finished epoch: its work unit failed (left out of
-    the fit and flagged), or it was interrupted before it began (left out)."""
-    empty = np.empty(0)
-    nan = float("nan")
-    return TrainOutcome(empty, empty, empty, -1, reason, 0.0, nan, nan, critic=None)
+        stream = np.random.SeedSequence([config.seed, CONTROL_PERMUTATION_STREAM])
+        permutation = np.random.default_rng(stream).permutation(n)
+        for k, chunks in gamma_chunks(order[: 2 * (n // 4)], [1, 2]).items():
+            runs += [
+                {
+                    "seed": run_seed(config.seed, CONTROL_SEED_STREAM + k, chunk, 0),
+                    "view": View(rows, y_rows=permutation[rows]),
+                    "unit": len(unit),
+                    "gamma": 2 * k,
+                    "chunk": chunk,
+                    "control": True,
+                }
+                for chunk, rows in enumerate(chunks)
+            ]
+    return Plan(tuple(RunSpec(run_id, **run) for run_id, run in enumerate(runs)), config)
 
 
 def _chunk_sizes(chunk: int, config: EstimateConfig) -> tuple[int, int]:

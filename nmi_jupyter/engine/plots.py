@@ -85,8 +85,8 @@ def plot_gamma_fit(result: RigorousResult, ax=None):
                 zorder=4,
             )
     if result.lower_bound_only:  # the ceiling flag: draw the cap the runs ran into
-        from nmi_jupyter.engine.diagnostics import ceilings
         from nmi_jupyter.engine.units import from_nats
+        from nmi_jupyter.engine.verdict import ceilings
 
         cap = float(from_nats(ceilings(result.settings, result.n_samples)[0], u))
         ax.axhline(

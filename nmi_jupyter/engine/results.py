@@ -20,7 +20,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import functools
-import html
 import json
 import math
 import numbers
@@ -34,18 +33,21 @@ from typing import Any
 import numpy as np
 
 from nmi_jupyter.engine.config import make_config, option_names
-from nmi_jupyter.engine.diagnostics import (
-    CEILING_FRACTION,
-    ceiling_text,
-    ceilings,
-    estimate_flags,
-)
 from nmi_jupyter.engine.errors import NeuralMIError
 from nmi_jupyter.engine.events import STOP_REASONS
-from nmi_jupyter.engine.flags import Flag, reasons_of, warnings_of
 from nmi_jupyter.engine.linear_bound import LinearBound
 from nmi_jupyter.engine.options_check import describe_value
 from nmi_jupyter.engine.units import from_nats
+from nmi_jupyter.engine.verdict import (
+    Flag,
+    ceiling_text,
+    ceilings,
+    estimate_flags,
+    is_reliable,
+    near_ceiling,
+    reasons_of,
+    warnings_of,
+)
 
 __all__ = ["History", "EstimateResult", "load", "FORMAT_NAME", "FORMAT_VERSION"]
 
@@ -100,10 +102,12 @@ class EstimateResult:
         n_train, n_val: samples in each partition; x_dim, y_dim: features.
         elapsed: training wall time in seconds; device, threads: where it ran.
         varying_samples: for "x_train", "x_val", "y_train", "y_val", how many samples
-            differ from the variable's most common value (see ``diagnostics``).
+            differ from the variable's most common value (see ``verdict``).
+        linear: the best feature pair's closed-form lower bound, in ``units``
+            (``linear.mi``; ``linear.mi_nats`` in nats), or None.
 
     The verdict, as for every result: ``flags`` lists every finding (a code and one
-    sentence; see :func:`~nmi_jupyter.engine.diagnostics.estimate_flags`);
+    sentence; see :func:`~nmi_jupyter.engine.verdict.estimate_flags`);
     ``is_reliable`` is False, with ``reasons`` in words, when training diverged or
     was stopped, InfoNCE reached its ceiling, the estimate is far below the linear
     lower bound, there are no more training samples than features, or a variable is
@@ -125,11 +129,15 @@ class EstimateResult:
     device: str
     threads: int
     version: str = ""
-    linear: LinearBound | None = None  # best feature pair's closed-form lower bound (nats)
+    linear: LinearBound | None = None  # best feature pair's closed-form lower bound (units)
     varying_samples: dict[str, int] | None = None  # None in files saved before it existed
     # The trained torch module.  It takes the features as it saw them: rank-Gaussianised
     # (copula, the default) and standardised with training statistics, not the raw arrays.
     critic: Any = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.linear is not None and self.linear.units != self.units:
+            object.__setattr__(self, "linear", self.linear.to_units(self.units))
 
     @property
     def epochs_run(self) -> int:
@@ -142,7 +150,7 @@ class EstimateResult:
 
     @property
     def is_reliable(self) -> bool:
-        return not any(f.unreliable for f in self.flags)
+        return is_reliable(self.flags)
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -212,17 +220,14 @@ class EstimateResult:
         )
 
     def _repr_html_(self) -> str:
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{html.escape(k)}</th>"
-            f"<td style='text-align:left'>{html.escape(v)}</td></tr>"
-            for k, v in self._table_rows()
-        )
-        return (
-            "<div class='nmi-result'><strong>nmi_jupyter estimate</strong>"
-            f"<table>{rows}</table></div>"
-        )
+        """:meth:`table_rows` as an HTML table (drawn by :mod:`nmi_jupyter.widgets.html`,
+        imported when shown)."""
+        from nmi_jupyter.widgets.html import estimate_html
 
-    def _table_rows(self) -> list[tuple[str, str]]:
+        return estimate_html(self)
+
+    def table_rows(self) -> list[tuple[str, str]]:
+        """The result as (label, text) rows, for tables: numbers, setup, verdict, flags."""
         s = self.settings
         rows = [
             ("MI", f"{self.mi:.4f} {self.units}"),
@@ -236,9 +241,11 @@ class EstimateResult:
             ("seed", str(s.get("seed"))),
         ]
         if self.linear:
-            bound = self.linear.in_units(self.units)[0]
             rows.append(
-                ("lower bound, one feature pair", f"{bound:.4f} {self.units} (no training)")
+                (
+                    "lower bound, one feature pair",
+                    f"{self.linear.mi:.4f} {self.units} (no training)",
+                )
             )
         if math.isfinite(self.ceiling):
             rows.append(("InfoNCE ceiling", ceiling_text(s, self.n_train, self.units)))
@@ -274,7 +281,7 @@ class EstimateResult:
                 (self.training_ceiling, top, "InfoNCE ceiling, training (log batch_size)"),
                 (self.ceiling, self.mi, "InfoNCE ceiling, reported MI"),
             ):
-                if value >= CEILING_FRACTION * cap:
+                if near_ceiling(value, cap):
                     ax.axhline(cap, color="C3", ls=":", lw=1, label=label)
         ax.set_xlabel("epoch")
         ax.set_ylabel(f"MI ({self.units})")

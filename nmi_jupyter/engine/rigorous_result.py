@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-import html
 import math
 import os
 from dataclasses import dataclass
@@ -12,10 +11,8 @@ from typing import Any
 
 import numpy as np
 
-from nmi_jupyter.engine.diagnostics import control_estimate, diagnose
 from nmi_jupyter.engine.errors import OptionError
 from nmi_jupyter.engine.extrapolate import GammaFit, check_fit_options, fit_gamma_line
-from nmi_jupyter.engine.flags import Flag, reasons_of, warnings_of
 from nmi_jupyter.engine.linear_bound import LinearBound
 from nmi_jupyter.engine.options_check import as_gamma_subset, as_gammas, describe_value
 from nmi_jupyter.engine.results import (
@@ -26,6 +23,14 @@ from nmi_jupyter.engine.results import (
     linear_from_dict,
     save_json,
     saved_fields,
+)
+from nmi_jupyter.engine.verdict import (
+    Flag,
+    control_estimate,
+    is_reliable,
+    reasons_of,
+    rigorous_flags,
+    warnings_of,
 )
 
 __all__ = ["RunRecord", "RigorousResult", "fit_runs"]
@@ -108,7 +113,13 @@ class RigorousResult:
     threads: int = 1
     version: str = ""
     controls: tuple[RunRecord, ...] = ()  # shuffled-pairs control runs (truth: MI = 0)
-    linear: LinearBound | None = None  # best feature pair's closed-form lower bound (nats)
+    # The best feature pair's closed-form lower bound, in ``units`` (``linear.mi``;
+    # ``linear.mi_nats`` in nats).
+    linear: LinearBound | None = None
+
+    def __post_init__(self) -> None:
+        if self.linear is not None and self.linear.units != self.units:
+            object.__setattr__(self, "linear", self.linear.to_units(self.units))
 
     # ----- the numbers -----
     @property
@@ -154,45 +165,14 @@ class RigorousResult:
 
     @functools.cached_property
     def flags(self) -> tuple[Flag, ...]:
-        """Every finding about this result, fit and runs, most serious first (computed
-        once per result: a frozen result's flags cannot change; ``refit`` makes a new one)."""
-        flags = (
-            list(self.fit.flags)
-            if self.fit
-            else [Flag("too_few_gammas", "fewer than two gammas finished: there is no fit")]
-        )
-        flags += diagnose(
-            self.runs, self.controls, self.fit, self.settings, self.units, self.linear
-        )
-        if self.partial:
-            flags.append(self._partial_flag())
-        return tuple(sorted(flags, key=lambda f: not f.unreliable))
-
-    def _partial_flag(self) -> Flag:
-        """How far a cancelled or interrupted analysis got, in one sentence."""
-        planned = sum(self.gammas) * self.repeats
-        cut = [r for r in self.runs if r.partial]
-        missing = planned - len(self.runs)
-        verb = "has" if missing == 1 else "have"
-        left = f"; {missing} of {planned} runs {verb} no result" if missing > 0 else ""
-        if not cut:
-            return Flag(
-                "partial",
-                f"the analysis was {self.stop_reason} before all runs finished: "
-                f"{len(self.runs)} of {planned} runs finished and are fitted",
-            )
-        low, high = min(r.epochs_run for r in cut), max(r.epochs_run for r in cut)
-        epochs = f"{low}" if low == high else f"{low}-{high}"
-        return Flag(
-            "partial",
-            f"the analysis was {self.stop_reason} after {epochs} epochs of {len(cut)} runs; "
-            "the fit uses their best checkpoints so far, which underestimate what fully "
-            f"trained runs reach{left}",
-        )
+        """Every finding about this result, fit and runs, most serious first
+        (:func:`~nmi_jupyter.engine.verdict.rigorous_flags`; computed once per result:
+        a frozen result's flags cannot change, ``refit`` makes a new one)."""
+        return rigorous_flags(self)
 
     @property
     def is_reliable(self) -> bool:
-        return not any(f.unreliable for f in self.flags)
+        return is_reliable(self.flags)
 
     @property
     def reasons(self) -> tuple[str, ...]:
@@ -206,7 +186,7 @@ class RigorousResult:
     def linear_mi(self) -> float:
         """The closed-form lower bound from the best feature pair, in ``units`` (NaN if
         not computed); see :mod:`nmi_jupyter.engine.linear_bound`."""
-        return self.linear.in_units(self.units)[0] if self.linear else math.nan
+        return self.linear.mi if self.linear else math.nan
 
     @property
     def below_linear_bound(self) -> bool:
@@ -327,19 +307,11 @@ class RigorousResult:
         )
 
     def _repr_html_(self) -> str:
-        lines = [
-            line
-            for line in self.summary().splitlines()
-            if not line.startswith(("unreliable because", "warning:"))
-        ]
-        body = "<br>".join(html.escape(line) for line in lines)
-        verdict = (
-            _badge("reliable", "success") if self.is_reliable else _badge("not reliable", "error")
-        )
-        return (
-            f"<div class='nmi-result'><strong>nmi_jupyter rigorous</strong> {verdict}<br>"
-            f"{body}{flags_html(self.flags)}</div>"
-        )
+        """The summary as HTML, with the verdict and flags as badges (drawn by
+        :mod:`nmi_jupyter.widgets.html`, plain HTML, imported when shown)."""
+        from nmi_jupyter.widgets.html import rigorous_html
+
+        return rigorous_html(self)
 
     def panel(self, on_change=None):
         """The interactive fit panel (ipywidgets + bqplot) for this result.
@@ -409,7 +381,7 @@ def fit_runs(
     runs: tuple[RunRecord, ...], n_samples: int, request: dict[str, Any]
 ) -> GammaFit | None:
     """The gamma fit of finished runs under a fit request (exclude/use and thresholds)."""
-    # Diverged runs are left out (and flagged by diagnostics.unstable_flag).
+    # Diverged runs are left out (and flagged by verdict.unstable_flag).
     finished = [r for r in runs if math.isfinite(r.mi) and r.stop_reason != "diverged"]
     if len({r.gamma for r in finished}) < 2:
         return None
@@ -426,17 +398,6 @@ def fit_runs(
     )
 
 
-def flags_html(flags: tuple[Flag, ...]) -> str:
-    """One line per flag: a badge with its code (red: unreliable, orange: a warning) and
-    its sentence; an empty string when there are none.  Shared by the result's HTML and
-    the fit panel."""
-    items = "".join(
-        f"<li>{_badge(f.code, 'error' if f.unreliable else 'warn')} {html.escape(f.message)}</li>"
-        for f in flags
-    )
-    return f"<ul style='margin:2px'>{items}</ul>" if items else ""
-
-
 def _partial_text(runs: tuple[RunRecord, ...]) -> str:
     cut = sum(r.partial for r in runs)
     return f" ({cut} partial: stopped before they finished)" if cut else ""
@@ -444,19 +405,6 @@ def _partial_text(runs: tuple[RunRecord, ...]) -> str:
 
 def _finite_or_dash(value: float) -> str:
     return f"{value:.4f}" if math.isfinite(value) else "-"
-
-
-def _badge(text: str, kind: str) -> str:
-    """A small coloured label that follows the JupyterLab theme where there is one."""
-    colour = {
-        "success": "--jp-success-color1, #2e7d32",
-        "error": "--jp-error-color1, #c62828",
-        "warn": "--jp-warn-color1, #ef6c00",
-    }[kind]
-    return (
-        f"<span style='border:1px solid var({colour});color:var({colour});border-radius:3px;"
-        f"padding:0 4px;font-size:85%;font-weight:bold'>{html.escape(text)}</span>"
-    )
 
 
 def _run_records(records: Any) -> tuple[RunRecord, ...]:

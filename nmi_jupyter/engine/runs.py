@@ -1,37 +1,60 @@
-"""Preparing a run's data and turning a training outcome into reported numbers.
+"""A run's data, ready to train: its view of the data split, standardised and on the device.
 
-Shared by the one-at-a-time and the batched paths, so both mean the same thing.
+Shared by the one-run and the stacked trainers, so both mean the same thing.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
 from nmi_jupyter.engine.config import EstimateConfig
 from nmi_jupyter.engine.data import split_indices, standardized_parts
-from nmi_jupyter.engine.diagnostics import varying_samples
 from nmi_jupyter.engine.errors import InsufficientDataError
 from nmi_jupyter.engine.memory import check_score_memory
+from nmi_jupyter.engine.plan import RunSpec
 from nmi_jupyter.engine.results import History
 from nmi_jupyter.engine.runtime import child_seeds
-from nmi_jupyter.engine.train import TrainData, TrainOutcome, train_run
 from nmi_jupyter.engine.units import from_nats
+from nmi_jupyter.engine.verdict import varying_samples
 
-__all__ = ["PreparedRun", "prepare_run", "reported_mi", "reported_history"]
+if TYPE_CHECKING:
+    from nmi_jupyter.engine.run_state import TrainOutcome
+
+__all__ = [
+    "TrainData",
+    "PreparedRun",
+    "prepare_run",
+    "prepare_view",
+    "reported_mi",
+    "reported_history",
+]
+
+
+@dataclass(frozen=True)
+class TrainData:
+    """Prepared float32 tensors (already standardised, on the training device)."""
+
+    x_train: torch.Tensor
+    y_train: torch.Tensor
+    x_val: torch.Tensor
+    y_val: torch.Tensor
 
 
 @dataclass(frozen=True)
 class PreparedRun:
-    """A run ready to train: standardised float32 tensors on the device, and its seeds."""
+    """A run ready to train: standardised float32 tensors on the device, its seeds, and
+    its plan record ``spec`` (whose tags label its events)."""
 
     data: TrainData
     init_seed: int
     shuffle_seed: int
-    # diagnostics.varying_samples of "x_train", "x_val", "y_train", "y_val" (when counted)
+    # verdict.varying_samples of "x_train", "x_val", "y_train", "y_val" (when counted)
     varying: dict[str, int] | None = None
+    spec: RunSpec = field(default_factory=lambda: RunSpec(run_id=0, seed=0))
 
     @property
     def n_train(self) -> int:
@@ -41,12 +64,19 @@ class PreparedRun:
     def n_val(self) -> int:
         return len(self.data.x_val)
 
-    def train(self, config: EstimateConfig, **kwargs) -> TrainOutcome:
-        """Train this run one-at-a-time (:func:`train_run`); ``kwargs`` are observer,
-        cancel and the event tags."""
-        return train_run(
-            self.data, config, init_seed=self.init_seed, shuffle_seed=self.shuffle_seed, **kwargs
-        )
+
+def prepare_view(
+    spec: RunSpec,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    config: EstimateConfig,
+    device: torch.device,
+    count_varying: bool = False,
+) -> PreparedRun:
+    """The run ``spec`` of a plan on the data ``xs``, ``ys`` (all samples): its view,
+    prepared by :func:`prepare_run` with its seed."""
+    run = prepare_run(*spec.view.apply(xs, ys), config, spec.seed, device, count_varying)
+    return PreparedRun(run.data, run.init_seed, run.shuffle_seed, run.varying, spec)
 
 
 def prepare_run(
@@ -84,9 +114,8 @@ def prepare_run(
         for part in standardized_parts(data, [train_idx, val_idx], config.standardize):
             tensors.append(torch.from_numpy(part).to(device))
     x_train, x_val, y_train, y_val = tensors
-    return PreparedRun(
-        TrainData(x_train, y_train, x_val, y_val), init_seed, shuffle_seed, varying or None
-    )
+    data = TrainData(x_train, y_train, x_val, y_val)
+    return PreparedRun(data, init_seed, shuffle_seed, varying or None, RunSpec(0, seed))
 
 
 def reported_mi(outcome: TrainOutcome, units: str) -> tuple[float, float]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+import textwrap
 import threading
 from typing import Any
 
@@ -10,11 +12,14 @@ from IPython.core.magic import Magics, line_cell_magic, magics_class
 
 import nmi_jupyter as nmi
 from nmi_jupyter.engine.errors import NeuralMIError
+from nmi_jupyter.engine.options import options_of
 from nmi_jupyter.magic.background import BackgroundRun
 from nmi_jupyter.magic.options import CONFIG_OPTIONS, MagicDefaults, merge_options
 from nmi_jupyter.magic.parse import (
     LINE_PARSER,
+    MODES,
     RIGOROUS_KEYS,
+    completions,
     parse_body,
     parse_line,
     split_line,
@@ -58,9 +63,13 @@ Interrupt the kernel to stop training: the partial result is kept, marked
 interrupted.  After a rigorous analysis the fit panel is the result's view (drag or
 click to refit; NAME follows it), so the cell shows no second, static copy of it.
 
-Body keys: every option of ``nmi_jupyter.EstimateConfig`` plus
-gammas, repeats, delta_threshold, min_gamma_points, confidence_level, exclude,
-batched, control, executor, retries and mode.
+Every option can be given four ways, checked alike: on the line (``--batch-size 64``;
+a boolean as ``--copula``/``--no-copula``), in the body (``batch_size = 64``), as a
+session default (``%config NeuralMIMagics.batch_size = 64``) and in Python
+(``nmi.estimate(x, y, batch_size=64)``).  Flags, body keys and option values
+tab-complete.  Body keys: ``mode`` and
+
+{options}
 
 Scale out (rigorous): ``%neuralmi x y --mode rigorous --executor client`` trains the
 runs as work units on a ``concurrent.futures`` executor or a Dask ``Client`` held in
@@ -68,6 +77,22 @@ the notebook variable ``client``; ``%config NeuralMIMagics.executor = "client"``
 it the default.
 
 """
+
+
+def _body_keys_text() -> str:
+    """The option names by the analyses that take them, wrapped for the help."""
+    base = options_of(MODES[0])
+    groups = [("every analysis: ", base)]
+    groups += [
+        (f"--mode {m} also: ", [n for n in options_of(m) if n not in base]) for m in MODES[1:]
+    ]
+    lines = []
+    for lead, names in groups:
+        lines += textwrap.wrap(lead + ", ".join(names) + ".", width=84, subsequent_indent="  ")
+    return "\n".join("    " + line for line in lines)
+
+
+HELP = HELP.replace("{options}", _body_keys_text())
 
 
 @magics_class
@@ -268,14 +293,42 @@ class _LivePanel:
             self.handle.update(self.panel.mimebundle(result, fit_below=fit_below), raw=True)
 
 
-_FLAGS = sorted(
-    {s for action in LINE_PARSER._actions for s in action.option_strings if s.startswith("--")}
-)
+_MAGIC = re.compile(r"\s*%%?neuralmi\b")
+_CELL = re.compile(r"\s*%%neuralmi\b")
 
 
 def _complete(self, event) -> list[str]:
-    """Tab completion for the magic line: option names starting with what was typed."""
-    return [flag for flag in _FLAGS if flag.startswith(event.symbol)]
+    """Completion of the magic line through IPython's ``complete_command`` hook (what
+    IPython < 8.6 and ``shell.complete(text, line)`` use): flags and their values."""
+    line = event.text_until_cursor
+    if not line.endswith(event.symbol):  # a caller that gave no cursor position
+        line = event.line
+    magic = _MAGIC.match(line)
+    return completions(line[magic.end() :] if magic else line, in_body=False)[1]
+
+
+def _matcher(context) -> dict[str, Any]:
+    """Tab completion in a ``%neuralmi`` line or a ``%%neuralmi`` cell (IPython's
+    context-matcher API): line flags and their values, body keys and their values.
+    Elsewhere it offers nothing and leaves the other completers alone."""
+    from IPython.core.completer import SimpleCompletion
+
+    before = context.text_until_cursor
+    magic = _MAGIC.match(before)
+    if magic:
+        fragment, found = completions(before[magic.end() :], in_body=False)
+    elif context.cursor_line > 0 and _CELL.match(context.full_text):
+        fragment, found = completions(before, in_body=True)
+    else:
+        fragment, found = "", []
+    return {
+        "completions": [SimpleCompletion(text=text, type="param") for text in found],
+        "suppress": bool(found),
+        "matched_fragment": fragment,
+    }
+
+
+_matcher.matcher_api_version = 2  # type: ignore[attr-defined]
 
 
 def load(ip) -> None:
@@ -286,8 +339,15 @@ def load(ip) -> None:
     ip.register_magics(magics)  # also lists it in ip.configurables, for %config
     if magics not in ip.configurables:
         ip.configurables.append(magics)
+    from IPython.core import completer
+
     for key in ("%neuralmi", "%%neuralmi"):
         ip.set_hook("complete_command", _complete, str_key=key)
+    matchers = getattr(ip.Completer, "custom_matchers", None)
+    # IPython >= 8.6: a context matcher also sees the cell, for body keys and values.
+    if hasattr(completer, "context_matcher") and matchers is not None:
+        if _matcher not in matchers:
+            matchers.append(_matcher)
 
 
 def unload(ip) -> None:
@@ -295,3 +355,6 @@ def unload(ip) -> None:
     for kind in ("line", "cell"):
         ip.magics_manager.magics[kind].pop("neuralmi", None)
     ip.configurables[:] = [c for c in ip.configurables if not isinstance(c, NeuralMIMagics)]
+    matchers = getattr(ip.Completer, "custom_matchers", [])
+    if _matcher in matchers:
+        matchers.remove(_matcher)

@@ -16,18 +16,14 @@ from typing import Any
 
 from traitlets import Enum, HasTraits, TraitError, TraitType, Unicode
 
-from nmi_jupyter.engine.api import RIGOROUS_OPTIONS
 from nmi_jupyter.engine.config import (
-    CRITICS,
-    ESTIMATORS,
-    SPLITS,
-    UNITS,
     check_option,
     check_rigorous_options,
     make_config,
     option_names,
 )
 from nmi_jupyter.engine.errors import NeuralMIError
+from nmi_jupyter.engine.options import OPTIONS, analysis_options
 from nmi_jupyter.magic.parse import MODES, MagicSyntaxError
 
 __all__ = ["MagicDefaults", "merge_options", "checked_options", "CONFIG_OPTIONS", "Option"]
@@ -68,40 +64,37 @@ class Option(TraitType):
             return s
 
 
-class MagicDefaults(HasTraits):
-    """Traits set by ``%config NeuralMIMagics.<name> = value``; None keeps the engine default."""
+def _config_traits() -> dict[str, TraitType]:
+    """One ``%config`` trait per option of the table (and ``mode``), None when unset."""
+    traits: dict[str, TraitType] = {
+        "mode": Enum(MODES, default_value=None, allow_none=True, help="the analysis").tag(
+            config=True
+        )
+    }
+    for spec in OPTIONS.values():
+        if spec.kind == "executor":  # a notebook name, looked up when a cell runs
+            trait = Unicode(
+                None,
+                allow_none=True,
+                help="name of a notebook variable holding an executor or Dask Client",
+            )
+        else:
+            trait = Option(help=spec.help)
+        traits[spec.name] = trait.tag(config=True)
+    return traits
 
-    mode = Enum(MODES, default_value=None, allow_none=True, help="estimate or rigorous").tag(
-        config=True
-    )
-    estimator = Enum(ESTIMATORS, default_value=None, allow_none=True, help="MI bound").tag(
-        config=True
-    )
-    critic = Enum(CRITICS, default_value=None, allow_none=True, help="critic").tag(config=True)
-    epochs = Option(help="most epochs").tag(config=True)
-    batch_size = Option(help="minibatch size").tag(config=True)
-    lr = Option(help="Adam learning rate").tag(config=True)
-    patience = Option(help="early-stopping patience").tag(config=True)
-    hidden_dim = Option(help="MLP width").tag(config=True)
-    n_layers = Option(help="MLP hidden layers").tag(config=True)
-    embedding_dim = Option(help="embedding size").tag(config=True)
-    split = Enum(SPLITS, default_value=None, allow_none=True, help="random or blocked").tag(
-        config=True
-    )
-    copula = Option(help="rank-Gaussianise each feature").tag(config=True)
-    units = Enum(UNITS, default_value=None, allow_none=True, help="bits or nats").tag(config=True)
-    seed = Option(help="random seed").tag(config=True)
-    device = Option(help="auto, cpu, cuda or cuda:N").tag(config=True)
-    gammas = Option(help="rigorous gammas, e.g. range(1, 11)").tag(config=True)
-    delta_threshold = Option(help="curvature threshold").tag(config=True)
-    min_gamma_points = Option(help="fewest gammas in a fit").tag(config=True)
-    confidence_level = Option(help="interval level").tag(config=True)
-    batched = Option(help="train rigorous runs at once").tag(config=True)
-    executor = Unicode(
-        None, allow_none=True, help="name of a notebook variable holding an executor or Client"
-    ).tag(config=True)
-    retries = Option(help="resubmissions of a failed work unit").tag(config=True)
 
+#: Traits set by ``%config NeuralMIMagics.<name> = value``, generated from the option
+#: table; None keeps the engine default.
+MagicDefaults = type(
+    "MagicDefaults",
+    (HasTraits,),
+    {
+        "__module__": __name__,
+        "__doc__": "``%config NeuralMIMagics`` defaults, one per option; None: the engine default.",
+        **_config_traits(),
+    },
+)
 
 CONFIG_OPTIONS = tuple(MagicDefaults.class_traits(config=True))
 
@@ -135,7 +128,7 @@ def checked_options(options: Mapping[str, Any]) -> dict[str, Any]:
     if estimate:
         config = make_config(**{k: out[k] for k in estimate})
         out.update({k: getattr(config, k) for k in estimate})
-    rigorous = {k: out[k] for k in RIGOROUS_OPTIONS if k in out and k != "executor"}
+    rigorous = {k: out[k] for k in analysis_options("rigorous") if k in out and k != "executor"}
     out.update(check_rigorous_options(rigorous))
     return out
 

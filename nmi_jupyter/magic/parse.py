@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import argparse
 import ast
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
-from nmi_jupyter.engine.api import RIGOROUS_OPTIONS
-from nmi_jupyter.engine.config import CRITICS, DEVICES, ESTIMATORS, SPLITS, UNITS, option_names
 from nmi_jupyter.engine.errors import OptionError, closest_option_hint
+from nmi_jupyter.engine.options import ANALYSES, ANALYSIS, OPTIONS, RUN, OptionSpec, options_of
 
 __all__ = [
     "MagicRequest",
@@ -23,15 +23,17 @@ __all__ = [
     "parse_body",
     "parse_gammas",
     "split_line",
+    "completions",
     "LINE_PARSER",
     "BODY_KEYS",
     "MODES",
 ]
 
-MODES = ("estimate", "rigorous")
-# Keys the body accepts: every engine option, the rigorous-mode options, the mode.
-RIGOROUS_KEYS = RIGOROUS_OPTIONS
-BODY_KEYS = (*option_names(), *RIGOROUS_KEYS, "mode")
+MODES = ANALYSES
+# Options only an analysis other than a single estimate takes (--mode rigorous).
+RIGOROUS_KEYS = tuple(name for name in OPTIONS if name not in options_of("estimate"))
+# Keys the body accepts: every option of the table, and the mode.
+BODY_KEYS = (*OPTIONS, "mode")
 
 
 class MagicSyntaxError(OptionError):
@@ -94,61 +96,96 @@ def parse_gammas(text: str) -> list[int]:
     return values
 
 
+def _line_type(spec: OptionSpec):
+    """How the line's text becomes a value of ``spec`` (checked later by the engine)."""
+    if spec.kind == "choice":
+        return _choice(spec.choices, spec.name)
+    if spec.kind in ("gammas", "gamma_subset"):
+        return parse_gammas
+    return {"int": int, "float": float}.get(spec.kind, str)
+
+
+def _line_help(spec: OptionSpec) -> str:
+    default = "" if spec.kind == "executor" else f" (default {spec.default_text})"
+    # argparse formats help with %-style placeholders
+    return (spec.help + default).replace("%", "%%")
+
+
+def _metavar(spec: OptionSpec) -> str | None:
+    if spec.kind == "choice":
+        return "{" + ",".join(spec.choices) + "}"
+    if spec.kind in ("gammas", "gamma_subset"):
+        return "1-10|1,2,4"
+    return {"executor": "NAME", "int": "N", "float": "X"}.get(spec.kind)
+
+
 def _build_parser() -> argparse.ArgumentParser:
-    p = _Parser(prog="%%neuralmi", add_help=False, allow_abbrev=False)
+    """The line's parser, generated from the option table: every option gets its
+    ``--kebab-case`` flag, a boolean ``--flag/--no-flag``."""
+    p = _Parser(
+        prog="%%neuralmi",
+        usage="%(prog)s X Y [--mode estimate|rigorous] [options] [-o NAME]",
+        add_help=False,
+        allow_abbrev=False,
+    )
     p.add_argument("x", help="Python expression for X (samples in rows)")
     p.add_argument("y", help="Python expression for Y (samples in rows)")
-    p.add_argument("--mode", type=_choice(MODES, "mode"), help="estimate (default) or rigorous")
     p.add_argument(
-        "--estimator", type=_choice(ESTIMATORS, "estimator"), help="bound: " + ", ".join(ESTIMATORS)
+        "--mode",
+        type=_choice(MODES, "mode"),
+        metavar="{" + ",".join(MODES) + "}",
+        help="the analysis (default estimate)",
     )
-    p.add_argument("--critic", type=_choice(CRITICS, "critic"), help=", ".join(CRITICS))
-    p.add_argument("--epochs", type=int, help="most epochs (default 50)")
-    p.add_argument("--batch-size", dest="batch_size", type=int, help="minibatch (default 128)")
-    p.add_argument("--lr", type=float, help="Adam learning rate (default 5e-4)")
-    p.add_argument("--patience", type=int, help="early-stopping patience (default 10)")
-    p.add_argument("--gammas", type=parse_gammas, help="rigorous gammas, e.g. 1-10 or 1,2,4")
-    p.add_argument("--split", type=_choice(SPLITS, "split"), help="random or blocked")
-    p.add_argument("--units", type=_choice(UNITS, "units"), help="bits (default) or nats")
-    p.add_argument("--seed", type=int, help="random seed for a reproducible result")
-    p.add_argument(
-        "--copula",
-        action="store_const",
-        const=True,
-        help="rank-Gaussianise each feature first (the default; MI unchanged; tames heavy tails)",
-    )
-    p.add_argument(
-        "--no-copula",
-        dest="copula",
-        action="store_const",
-        const=False,
-        help="give the critic the raw (standardised) features",
-    )
-    p.add_argument("--device", type=str, help=", ".join(DEVICES) + " or cuda:N")
-    p.add_argument(
-        "--executor",
-        type=str,
-        help="rigorous: a notebook name holding a concurrent.futures executor or a Dask Client",
-    )
-    p.add_argument("--retries", type=int, help="rigorous: resubmissions of a failed work unit")
-    p.add_argument(
+    groups = {
+        RUN: p.add_argument_group("options of every run"),
+        ANALYSIS: p.add_argument_group("options of the rigorous analysis (--mode rigorous)"),
+    }
+    for spec in OPTIONS.values():
+        group = groups[spec.scope]
+        if spec.kind == "bool":
+            group.add_argument(
+                spec.flag,
+                dest=spec.name,
+                action=argparse.BooleanOptionalAction,
+                default=None,
+                help=_line_help(spec),
+            )
+        else:
+            group.add_argument(
+                spec.flag,
+                dest=spec.name,
+                type=_line_type(spec),
+                metavar=_metavar(spec),
+                help=_line_help(spec),
+            )
+    shown = p.add_argument_group("output")
+    shown.add_argument(
         "--no-widgets",
         dest="widgets",
         action="store_false",
         help="no live panel (plain-text progress)",
     )
-    p.add_argument("--quiet", action="store_true", help="no progress output at all")
-    p.add_argument(
+    shown.add_argument("--quiet", action="store_true", help="no progress output at all")
+    shown.add_argument(
         "--background",
         action="store_true",
         help="train in a worker thread; the cell returns a handle at once",
     )
-    p.add_argument("-o", "--out", default="_nmi", help="variable for the result (default _nmi)")
+    shown.add_argument("-o", "--out", default="_nmi", help="variable for the result (default _nmi)")
     return p
 
 
 LINE_PARSER = _build_parser()
 _FLAGS = ("widgets", "quiet", "out", "x", "y", "background")
+# Every --flag of the line, for completion.
+LINE_FLAGS = tuple(
+    s for action in LINE_PARSER._actions for s in action.option_strings if s.startswith("--")
+)
+# The values completion offers after a flag or a body key (choices, True/False).
+_VALUES = {"mode": MODES, **{name: spec.values for name, spec in OPTIONS.items() if spec.values}}
+_KEY_OF_FLAG = {"--mode": "mode", **{spec.flag: name for name, spec in OPTIONS.items()}}
+_BODY_KEY = re.compile(r"\s*(\w*)")
+_BODY_VALUE = re.compile(r"\s*(\w+)\s*=\s*(['\"]?)([\w:]*)")
 
 
 def split_line(line: str) -> list[str]:
@@ -181,6 +218,43 @@ def split_line(line: str) -> list[str]:
     if current:
         tokens.append("".join(current))
     return tokens
+
+
+def completions(before_cursor: str, in_body: bool) -> tuple[str, list[str]]:
+    """What tab completion offers at the cursor: ``(fragment, candidates)``, where
+    ``fragment`` is the typed text the chosen candidate replaces.
+
+    On the magic line (``before_cursor`` is the text after ``%neuralmi``): flags
+    (``--ep`` -> ``--epochs``) and, after a flag that takes one of a few values, those
+    values (``--estimator sm`` -> ``smile``).  In the body: keys (``epo`` ->
+    ``epochs``) and, after ``key =``, the values of that key (quoted when no quote
+    was typed: ``estimator = `` -> ``"infonce"``, ...; ``copula = `` -> ``False``).
+    """
+    if in_body:
+        whole = _BODY_KEY.fullmatch(before_cursor)
+        if whole:
+            typed = whole.group(1)
+            return typed, [key for key in BODY_KEYS if key.startswith(typed)]
+        value = _BODY_VALUE.fullmatch(before_cursor)
+        if not value:
+            return "", []
+        key, quote, typed = value.groups()
+        values = _VALUES.get(key, ())
+        is_text = key == "mode" or (key in OPTIONS and OPTIONS[key].kind != "bool")
+        found = [v for v in values if v.startswith(typed)]
+        if is_text and not quote:
+            return typed, [f'"{v}"' for v in found]
+        return typed, found
+    tokens = before_cursor.split()
+    if before_cursor[-1:].isspace() or not tokens:
+        tokens.append("")
+    typed, previous = tokens[-1], (tokens[-2] if len(tokens) > 1 else "")
+    key = _KEY_OF_FLAG.get(previous)
+    if key is not None and (key == "mode" or OPTIONS[key].kind != "bool"):
+        return typed, [v for v in _VALUES.get(key, ()) if v.startswith(typed)]
+    if typed.startswith("-"):
+        return typed, [flag for flag in LINE_FLAGS if flag.startswith(typed)]
+    return typed, []
 
 
 def parse_line(line: str) -> MagicRequest:

@@ -15,13 +15,14 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
-from nmi_jupyter.engine.rigorous_result import RigorousResult, _badge, flags_html
+from nmi_jupyter.engine.rigorous_result import RigorousResult
+from nmi_jupyter.widgets.colours import BOUND, DROPPED, FIT, HANDLE, TRAIN
+from nmi_jupyter.widgets.html import flags_html, verdict_badge
 from nmi_jupyter.widgets.static import png_of, with_picture
 
-__all__ = ["FitPanel"]
+__all__ = ["FitPanel", "USED", "DROPPED", "FIT", "HANDLE", "BOUND"]
 
-USED, DROPPED, FIT, HANDLE = "#1f77b4", "#9e9e9e", "#d62728", "#ff7f0e"
-BOUND = "#2ca02c"  # the closed-form lower bound from one feature pair
+USED = TRAIN  # gammas in the fit
 
 
 class FitPanel(widgets.VBox):
@@ -49,16 +50,31 @@ class FitPanel(widgets.VBox):
         self._result = result
         self._on_change = on_change
         self.gammas = np.array(sorted({r.gamma for r in result.runs}), dtype=float)
+        self.figure = self._figure(result)
+        self.readout = widgets.HTML()
+        controls = self._controls(result.fit)
+        self.hint = widgets.HTML(
+            "<span style='opacity:0.75;font-size:90%'>Drag the orange handle to drop or "
+            "restore the largest gammas; click a gamma's mean to toggle it.</span>"
+        )
+        super().__init__(children=[self.readout, self.figure, controls, self.hint])
+        self._syncing = False
+        self._clicked: set[int] = set()  # gammas the user clicked out below the cut
+        self._handles: list = []  # the outputs showing this panel, renewed on change
+        self._draw()
+
+    def _figure(self, result: RigorousResult) -> bq.Figure:
+        """The plot: runs, gamma means, the fit with its band, the corrected MI, the
+        one-pair bound and the drag handle (data arrive in :meth:`_draw`)."""
         top = float(self.gammas.max())
         self.x_scale = bq.LinearScale(min=-0.6, max=top + 0.9)
         self.y_scale = bq.LinearScale()
         scales = {"x": self.x_scale, "y": self.y_scale}
-        n = result.n_samples
         self.runs_in = bq.Scatter(
-            x=[], y=[], scales=scales, colors=[USED], default_size=12, opacities=[0.45]
+            x=[], y=[], scales=scales, colors=[USED], default_size=12, opacities=[0.6]
         )
         self.runs_out = bq.Scatter(
-            x=[], y=[], scales=scales, colors=[DROPPED], default_size=12, opacities=[0.45]
+            x=[], y=[], scales=scales, colors=[DROPPED], default_size=12, opacities=[0.6]
         )
         self.bars = bq.Lines(x=[], y=[], scales=scales, stroke_width=2)
         self.means = bq.Scatter(
@@ -69,6 +85,8 @@ class FitPanel(widgets.VBox):
             stroke="white",
             tooltip=bq.Tooltip(fields=["x", "y"], labels=["gamma", "mean MI"], formats=["", ".3f"]),
         )
+        # The band's edges are drawn and its fill is denser than before: a 15 % fill
+        # with no edges all but vanished on JupyterLab's dark background.
         self.band = bq.Lines(
             x=[],
             y=[],
@@ -76,8 +94,9 @@ class FitPanel(widgets.VBox):
             fill="between",
             colors=[FIT, FIT],
             fill_colors=[FIT],
-            fill_opacities=[0.15],
-            stroke_width=0,
+            fill_opacities=[0.25],
+            opacities=[0.6, 0.6],
+            stroke_width=1,
         )
         self.line = bq.Lines(x=[], y=[], scales=scales, colors=[FIT], stroke_width=2)
         self.corrected_bar = bq.Lines(x=[], y=[], scales=scales, colors=[FIT], stroke_width=3)
@@ -106,33 +125,35 @@ class FitPanel(widgets.VBox):
         axes = [
             bq.Axis(
                 scale=self.x_scale,
-                label=f"gamma (samples per run: N/gamma, N = {n})",
+                label=f"gamma (samples per run: N/gamma, N = {result.n_samples})",
                 tick_values=np.concatenate([[0], self.gammas]),
             ),
             bq.Axis(
                 scale=self.y_scale, side="left", label=f"MI ({result.units})", tick_format=".2f"
             ),
         ]
-        self.figure = bq.Figure(
-            marks=[
-                self.bound_line,
-                self.band,
-                self.line,
-                self.runs_out,
-                self.runs_in,
-                self.bars,
-                self.means,
-                self.corrected_bar,
-                self.corrected,
-                self.cut_line,
-                self.handle,
-            ],
+        marks = [
+            self.bound_line,
+            self.band,
+            self.line,
+            self.runs_out,
+            self.runs_in,
+            self.bars,
+            self.means,
+            self.corrected_bar,
+            self.corrected,
+            self.cut_line,
+            self.handle,
+        ]
+        return bq.Figure(
+            marks=marks,
             axes=axes,
             layout=widgets.Layout(width="100%", height="380px"),
             fig_margin={"top": 20, "bottom": 50, "left": 65, "right": 20},
         )
-        fit = result.fit
-        self.readout = widgets.HTML()
+
+    def _controls(self, fit) -> widgets.HBox:
+        """The Automatic button and the two thresholds of the curvature test."""
         self.automatic = widgets.Button(
             description="Automatic", icon="magic", tooltip="restore the curvature test's choice"
         )
@@ -158,22 +179,7 @@ class FitPanel(widgets.VBox):
         self.automatic.on_click(lambda _b: self.set_automatic())
         self.delta.observe(lambda _c: self._refit_thresholds(), names=["value"])
         self.min_points.observe(lambda _c: self._refit_thresholds(), names=["value"])
-        self.hint = widgets.HTML(
-            "<span style='opacity:0.75;font-size:90%'>Drag the orange handle to drop or "
-            "restore the largest gammas; click a gamma's mean to toggle it.</span>"
-        )
-        super().__init__(
-            children=[
-                self.readout,
-                self.figure,
-                widgets.HBox([self.automatic, self.delta, self.min_points]),
-                self.hint,
-            ]
-        )
-        self._syncing = False
-        self._clicked: set[int] = set()  # gammas the user clicked out below the cut
-        self._handles: list = []  # the outputs showing this panel, renewed on change
-        self._draw()
+        return widgets.HBox([self.automatic, self.delta, self.min_points])
 
     # ----- the result -----
     @property
@@ -308,7 +314,7 @@ class FitPanel(widgets.VBox):
         r, fit = self._result, self._result.fit
         u = r.units
         level = round(100 * fit.confidence_level)
-        badge = _badge("reliable", "success") if r.is_reliable else _badge("not reliable", "error")
+        badge = verdict_badge(r.is_reliable)
         dropped = ", ".join(f"{g} ({why})" for g, why in sorted(fit.dropped.items())) or "none"
         bound = ""
         if math.isfinite(r.linear_mi):

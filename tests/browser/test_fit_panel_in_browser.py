@@ -16,12 +16,13 @@ SHOTS = Path(os.environ.get("NMI_SCREENSHOTS", "browser-screenshots"))
 HANDLE_FILL = ("rgb(255, 127, 14)", "#ff7f0e")
 
 
-def _kernel_client(lab):
+def _kernel_client(lab, notebook: str):
+    """A client of the kernel behind ``notebook`` (each test's notebook has its own)."""
     from jupyter_client import BlockingKernelClient
 
     url = f"{lab['base']}/api/sessions?token={lab['token']}"
     sessions = json.loads(urllib.request.urlopen(url).read())
-    kernel_id = sessions[0]["kernel"]["id"]
+    kernel_id = next(s["kernel"]["id"] for s in sessions if s["path"].endswith(notebook))
     client = BlockingKernelClient(connection_file=str(lab["runtime"] / f"kernel-{kernel_id}.json"))
     client.load_connection_file()
     client.start_channels()
@@ -43,7 +44,10 @@ def _ask(client, expression: str) -> str:
 def test_fit_panel_drag_and_click_change_the_kernel_result(lab, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1300, "height": 1400})
-    page.goto(f"{lab['base']}/lab/tree/fit.ipynb?token={lab['token']}")
+    # Each test in a workspace of its own (and reset): JupyterLab would otherwise
+    # restore the other test's notebook beside this one, and "Run All Cells" could
+    # act on that tab.
+    page.goto(f"{lab['base']}/lab/workspaces/fit/tree/fit.ipynb?reset&token={lab['token']}")
     page.wait_for_selector(".jp-Notebook", timeout=120_000)
     page.wait_for_selector("text=| Idle", timeout=120_000)  # the kernel is connected
     page.get_by_role("menuitem", name="Run", exact=True).click()
@@ -58,7 +62,7 @@ def test_fit_panel_drag_and_click_change_the_kernel_result(lab, browser):
     assert page.locator(".bqplot path.line").count() > 5
     assert page.locator("text=corrected MI =").count() >= 1
 
-    client = _kernel_client(lab)
+    client = _kernel_client(lab, "fit.ipynb")
     try:
         assert _ask(client, "good.fit.mode") == "automatic"
         before = _ask(client, "max(good.gammas_used)")
@@ -137,7 +141,9 @@ def test_one_line_rigorous_cell_shows_one_truth_and_saves_the_dragged_fit(lab, b
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{lab['base']}/lab/tree/one_line.ipynb?token={lab['token']}")
+    page.goto(
+        f"{lab['base']}/lab/workspaces/one-line/tree/one_line.ipynb?reset&token={lab['token']}"
+    )
     page.wait_for_selector(".jp-Notebook", timeout=120_000)
     page.wait_for_selector("text=| Idle", timeout=120_000)
     page.get_by_role("menuitem", name="Run", exact=True).click()
@@ -146,7 +152,7 @@ def test_one_line_rigorous_cell_shows_one_truth_and_saves_the_dragged_fit(lab, b
         ".widget-html-content:has-text('Drag the orange handle')", timeout=300_000
     )
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=300_000)
-    client = _kernel_client(lab)
+    client = _kernel_client(lab, "one_line.ipynb")
     try:
         handle = None
         for fill in HANDLE_FILL:

@@ -138,10 +138,11 @@ def test_an_observer_interrupting_every_run_end_loses_no_run(data):
     """The first KeyboardInterrupt (at a run's normal end) stops training; the runs still
     training end "interrupted" with their best checkpoint so far, and the observer's
     further KeyboardInterrupts while they are finished change nothing."""
-    from nmi_jupyter.engine.plan import plan_runs, train_slots
+    from nmi_jupyter.engine.plan import rigorous_plan
+    from nmi_jupyter.engine.trainer import train_plan
 
     config = EstimateConfig(seed=0, **FAST)
-    plan = plan_runs(len(data[0]), [2, 5], 1, False, config)  # gamma 5 runs end first
+    plan = rigorous_plan(len(data[0]), [2, 5], 1, False, config)  # gamma 5 runs end first
     ended = []
 
     def observer(event):
@@ -150,12 +151,10 @@ def test_an_observer_interrupting_every_run_end_loses_no_run(data):
             raise KeyboardInterrupt
 
     try:
-        outcomes = train_slots(
-            plan.slots, *data, None, config, torch.device("cpu"), observer=observer
-        )
+        outcomes = train_plan(plan, *data, torch.device("cpu"), observer=observer)
     except KeyboardInterrupt:
         pytest.fail("a KeyboardInterrupt escaped: the runs were lost")
-    assert len(outcomes) == len(plan.slots) == 7 and len(ended) == 7
+    assert len(outcomes) == len(plan.runs) == 7 and len(ended) == 7
     # The first gamma = 5 run ends and interrupts before the others commit their last epoch.
     assert [o.stop_reason for o in outcomes] == ["interrupted"] * 2 + ["max_epochs"] + [
         "interrupted"

@@ -49,6 +49,7 @@ def test_unknown_option_names_the_closest(name, suggestion):
         ({"val_fraction": 0.7}, "val_fraction must be"),
         ({"units": "bit"}, "did you mean 'bits'"),
         ({"device": "gpu"}, "device must be"),
+        ({"device": "cuda:x"}, "device must be 'auto', 'cpu', 'cuda' or 'cuda:N'"),
         ({"median_window": 4}, "odd"),
         ({"standardize": "yes"}, "standardize must be True or False"),
         ({"seed": -3}, "seed must be an integer >= 0"),

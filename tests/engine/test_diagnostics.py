@@ -6,10 +6,10 @@ import math
 import numpy as np
 import pytest
 
-from nmi_jupyter.engine.diagnostics import control_estimate, diagnose
 from nmi_jupyter.engine.linear_bound import LinearBound
 from nmi_jupyter.engine.results import History
 from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord, fit_runs
+from nmi_jupyter.engine.verdict import control_estimate, diagnose
 
 REQUEST = {
     "exclude": None,
@@ -236,7 +236,7 @@ def test_negative_slope_means_under_fitting():
     assert "negative_slope" not in _codes(flat)
 
 
-# ----- one run: the same verdict module (diagnostics.estimate_flags) -----
+# ----- one run: the same verdict module (verdict.estimate_flags) -----
 def _estimate(mi_bits, *, batch=128, n_train=1800, x_dim=2, varying=None, stop="early_stopping"):
     from nmi_jupyter.engine.results import EstimateResult
 
@@ -260,7 +260,7 @@ def _estimate(mi_bits, *, batch=128, n_train=1800, x_dim=2, varying=None, stop="
 
 
 def test_one_ceiling_one_fraction_for_flag_summary_and_property():
-    from nmi_jupyter.engine.diagnostics import CEILING_FRACTION
+    from nmi_jupyter.engine.verdict import CEILING_FRACTION
 
     # Notebook 03: 6.74 bits with batch_size 64 was printed as "(ceiling 6.00)".  The
     # reported value is evaluated in blocks of 512 (here 3 blocks of 600): its ceiling
@@ -288,7 +288,7 @@ def test_the_rigorous_ceiling_uses_the_same_definition():
 
 
 def test_estimate_flags_for_samples_and_degenerate_variables():
-    from nmi_jupyter.engine.diagnostics import varying_samples
+    from nmi_jupyter.engine.verdict import varying_samples
 
     assert [f.code for f in _estimate(1.0, n_train=450, x_dim=1000).flags] == ["too_few_samples"]
     assert not _estimate(1.0, n_train=450, x_dim=1000).is_reliable

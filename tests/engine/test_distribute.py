@@ -18,7 +18,7 @@ from nmi_jupyter.engine.config import make_config
 from nmi_jupyter.engine.distribute import make_units
 from nmi_jupyter.engine.errors import NeuralMIWarning, OptionError
 from nmi_jupyter.engine.events import CancelToken, EpochEnded, RunEnded, RunStarted
-from nmi_jupyter.engine.plan import plan_runs
+from nmi_jupyter.engine.plan import rigorous_plan
 
 OPTIONS = {"seed": 3, "gammas": [1, 2, 3], "epochs": 4}
 
@@ -55,16 +55,18 @@ class _Flaky(cf.Executor):
 
 def test_units_cover_every_run_once_and_are_plain_data(data):
     config = make_config(seed=0)
-    plan = plan_runs(len(data[0]), [1, 2, 3, 4], 2, True, config)
-    units = make_units(plan, config, batched=True)
-    assert [sorted({s.gamma for s in u.slots}) for u in units[:-1]] == [[1], [2], [3], [4]]
-    assert all(s.control for s in units[-1].slots)
-    assert units[-1].y_permutation is plan.y_permutation and units[0].y_permutation is None
-    ids = sorted(s.run_id for u in units for s in u.slots)
-    assert ids == list(range(len(plan.slots))) == list(range(2 * (1 + 2 + 3 + 4) + 3))
+    plan = rigorous_plan(len(data[0]), [1, 2, 3, 4], 2, True, config)
+    units = make_units(plan, batched=True)
+    assert [sorted({s.gamma for s in u.plan.runs}) for u in units[:-1]] == [[1], [2], [3], [4]]
+    assert all(s.control for s in units[-1].plan.runs)
+    # controls pair x with permuted y rows; analysis runs with their own
+    assert all(s.view.y_rows is not None for s in units[-1].plan.runs)
+    assert all(s.view.y_rows is None for u in units[:-1] for s in u.plan.runs)
+    ids = sorted(s.run_id for u in units for s in u.plan.runs)
+    assert ids == list(range(len(plan.runs))) == list(range(2 * (1 + 2 + 3 + 4) + 3))
     copy = pickle.loads(pickle.dumps(units[2]))
-    assert [s.run_id for s in copy.slots] == [s.run_id for s in units[2].slots]
-    assert np.array_equal(copy.slots[0].index, units[2].slots[0].index)
+    assert [s.run_id for s in copy.plan.runs] == [s.run_id for s in units[2].plan.runs]
+    assert np.array_equal(copy.plan.runs[0].view.rows, units[2].plan.runs[0].view.rows)
 
 
 def test_thread_pool_gives_the_in_process_numbers(data, in_process):

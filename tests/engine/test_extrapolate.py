@@ -8,12 +8,13 @@ from scipy import stats
 
 from nmi_jupyter import OptionError
 from nmi_jupyter.engine.extrapolate import (
-    CURVATURE_Z,
+    GammaFit,
     curvature_delta,
     curvature_z,
     fit_gamma_line,
     wls,
 )
+from nmi_jupyter.engine.verdict import CURVATURE_Z, SAMPLE_FLOOR, fit_flags
 
 
 def _runs(gammas=range(1, 11), per_gamma=None):
@@ -233,12 +234,26 @@ def test_leverage_counts_the_shift_in_its_own_standard_errors(offset, flagged):
 
 def test_sample_floor_warning():
     g = _runs()
-    fit = fit_gamma_line(g, 1 + 0.01 * g, n_samples=2000, sample_floor=300)
+    assert SAMPLE_FLOOR == 300
+    fit = fit_gamma_line(g, 1 + 0.01 * g, n_samples=2000)
     assert fit.reliable and fit.warnings
     assert "gamma 7, 8, 9, 10" in fit.warnings[0]
     # N = 500: 9 of 10 gammas below 300 samples per run: unreliable, not a warning
-    tiny = fit_gamma_line(g, 1 + 0.01 * g, n_samples=500, sample_floor=300)
+    tiny = fit_gamma_line(g, 1 + 0.01 * g, n_samples=500)
     assert not tiny.reliable and "most of the fit rests on runs this small" in tiny.reasons[0]
+
+
+def test_the_fit_is_numbers_and_the_verdict_reads_them():
+    # fit_gamma_line returns numbers (no flags field); its verdict is verdict.fit_flags
+    names = {f for f in GammaFit.__dataclass_fields__}
+    assert "flags" not in names and {"loo_z", "curvature_z", "n_samples"} <= names
+    g = _runs()
+    mi = 1.0 + 0.05 * g + 0.01 * g**2
+    fit = fit_gamma_line(g, mi, n_samples=500)
+    assert fit.flags == fit_flags(fit) and fit.flags
+    assert fit.curvature_z == pytest.approx(curvature_z(*_used(g, mi, fit)))
+    assert fit.n_samples == 500
+    assert fit.to_dict()["flags"] == [f.to_dict() for f in fit.flags]  # saved for readers
 
 
 def test_non_finite_runs_are_ignored():

@@ -10,7 +10,7 @@ import pytest
 
 import nmi_jupyter as nmi
 from nmi_jupyter import EpochEnded, RunEnded, RunStarted
-from nmi_jupyter.engine import api, train
+from nmi_jupyter.engine import reduce, train
 from nmi_jupyter.engine.interrupts import call_quietly, deferred_interrupts
 
 FAST = {"epochs": 5, "batch_size": 32, "hidden_dim": 16, "embedding_dim": 8, "device": "cpu"}
@@ -136,8 +136,8 @@ def test_a_second_ctrl_c_during_the_clean_up_loses_nothing(data, monkeypatch):
             _ctrl_c()  # arrives while the kept runs are fitted
         return real_fit(*args)
 
-    real_fit = api.fit_runs
-    monkeypatch.setattr(api, "fit_runs", fit_interrupted_once)
+    real_fit = reduce.fit_runs
+    monkeypatch.setattr(reduce, "fit_runs", fit_interrupted_once)
     observer = _EveryRunHasAnEpoch(keep_interrupting=True)
     rr = _kept(nmi.rigorous, *data, gammas=GAMMAS, seed=0, observer=observer, **FAST)
     _check_partial(rr, "interrupted")

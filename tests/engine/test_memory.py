@@ -13,7 +13,7 @@ from scipy import stats
 
 import nmi_jupyter as nmi
 from nmi_jupyter.engine import data, memory
-from nmi_jupyter.engine.batched import RunSpec, train_batched
+from nmi_jupyter.engine.batched import train_batched
 from nmi_jupyter.engine.bounds import get_bound
 from nmi_jupyter.engine.config import make_config
 from nmi_jupyter.engine.data import Standardizer, check_pair, copula_normal, standardized_parts
@@ -104,10 +104,10 @@ def test_batched_runs_report_the_same_numbers_when_evaluation_is_scored_by_rows(
 ):
     config = make_config(**SMALL, critic=critic, batch_size=16)
     x, y = xy
-    specs = []
-    for k, rows in enumerate((slice(0, 100), slice(100, 200))):
-        run = prepare_run(x[rows], y[rows], config, seed=k, device=torch.device("cpu"))
-        specs.append(RunSpec(run.data, run.init_seed, run.shuffle_seed, run_id=k))
+    specs = [
+        prepare_run(x[rows], y[rows], config, seed=k, device=torch.device("cpu"))
+        for k, rows in enumerate((slice(0, 100), slice(100, 200)))
+    ]
     whole = train_batched(specs, config)
     monkeypatch.setattr(memory, "SCORE_MEMORY_BUDGET", 30_000)
     by_rows = train_batched(specs, config)

@@ -2,91 +2,19 @@
 same flags (every threshold compares in nats).  Synthetic run tables, no training."""
 
 import dataclasses
+import json
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
+from verdict_cases import all_snapshots  # tests/engine
+from verdict_cases import rigorous as _rigorous
+from verdict_cases import table as _table
 
 from nmi_jupyter.engine.linear_bound import LinearBound
 from nmi_jupyter.engine.results import EstimateResult, History
-from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord, fit_runs
 from nmi_jupyter.engine.units import NATS_PER_BIT
-
-REQUEST = {
-    "exclude": None,
-    "use": None,
-    "delta_threshold": 0.1,
-    "min_gamma_points": 5,
-    "confidence_level": 0.68,
-}
-N = 5000
-
-
-def _table(seed: int) -> dict:
-    """A random analysis in bits: small MI (0.02-0.3 bits, where the absolute floors of
-    the flags matter; 0.08 bits split the verdict before) or large (InfoNCE near its
-    ceiling), noisy, with train/validation gaps, a control and a linear bound."""
-    rng = np.random.default_rng(seed)
-    intercept = rng.choice([rng.uniform(0.02, 0.3), rng.uniform(3.0, 7.5)])
-    slope = rng.normal(0.0, 0.02)
-    noise = rng.uniform(0.002, 0.05)
-    val_offset = rng.normal(0.0, 0.06)
-    rows = []
-    for g in range(1, 11):
-        for c in range(g):
-            mi = intercept + slope * g + rng.normal(scale=noise)
-            val = mi - abs(rng.normal(0.03, 0.03)) * g + val_offset
-            rows.append((g, c, mi, val))
-    controls = [(2, 0, rng.normal(0.0, 0.05)), (4, 0, rng.normal(0.0, 0.05))]
-    return {
-        "rows": rows,
-        "controls": controls,
-        "estimator": rng.choice(["infonce", "smile"]),
-        "linear": (rng.uniform(0.0, 1.5) * intercept, rng.uniform(0.001, 0.02)),
-    }
-
-
-def _record(g, c, mi, val, scale):
-    return RunRecord(
-        gamma=g,
-        chunk=c,
-        repeat=0,
-        seed=0,
-        n_samples=N // g,
-        mi=mi * scale,
-        mi_val=val * scale,
-        best_epoch=0,
-        epochs_run=1,
-        stop_reason="early_stopping",
-        elapsed=0.0,
-        history=History(np.zeros(1), np.zeros(1), np.zeros(1)),
-    )
-
-
-def _rigorous(table: dict, units: str) -> RigorousResult:
-    scale = 1.0 if units == "bits" else NATS_PER_BIT
-    runs = tuple(_record(g, c, mi, val, scale) for g, c, mi, val in table["rows"])
-    controls = tuple(_record(g, c, mi, mi, scale) for g, c, mi in table["controls"])
-    bound_bits, se_bits = table["linear"]
-    return RigorousResult(
-        runs=runs,
-        fit=fit_runs(runs, N, REQUEST),
-        units=units,
-        n_samples=N,
-        gammas=tuple(range(1, 11)),
-        repeats=1,
-        settings={
-            "estimator": str(table["estimator"]),
-            "batch_size": 128,
-            "critic": "separable",
-            "fit": REQUEST,
-        },
-        stop_reason="completed",
-        elapsed=1.0,
-        device="cpu",
-        controls=controls,
-        linear=LinearBound(bound_bits * NATS_PER_BIT, se_bits * NATS_PER_BIT, (0, 0), 0.5),
-    )
 
 
 def _codes(result):
@@ -156,3 +84,40 @@ def test_an_estimate_gets_the_same_flags_in_bits_and_nats(seed):
     )
     assert _codes(bits) == _codes(nats)
     assert math.isclose(bits.ceiling * NATS_PER_BIT, nats.ceiling)
+
+
+def test_the_verdict_is_the_committed_engines_on_120_synthetic_results():
+    # verdict_expected.json: the flags (code, sentence, unreliable), reliability, reasons,
+    # warnings and MI of 80 rigorous analyses (40 run tables under six conditions: fewer
+    # samples, a manual choice, a tight delta, diverged runs, an interrupt, few gammas;
+    # bits and nats) and 40 estimates, scored by the engine before the verdict moved to
+    # engine/verdict.py (`python tests/engine/verdict_cases.py` on that checkout).
+    expected = json.loads((Path(__file__).parent / "verdict_expected.json").read_text())
+    now = all_snapshots()
+    assert now.keys() == expected.keys()
+    for name, want in expected.items():
+        got = now[name]
+        assert got["flags"] == want["flags"], name
+        assert (got["is_reliable"], got["reasons"], got["warnings"]) == (
+            want["is_reliable"],
+            want["reasons"],
+            want["warnings"],
+        ), name
+        assert got["mi"] == pytest.approx(want["mi"], rel=1e-12, abs=1e-15, nan_ok=True), name
+
+
+def test_the_linear_bound_is_in_the_results_units():
+    table = _table(0)
+    bits, nats = _rigorous(table, "bits"), _rigorous(table, "nats")
+    assert bits.linear.units == "bits" and nats.linear.units == "nats"
+    assert bits.linear.mi == pytest.approx(table["linear"][0])  # the table gives bits
+    assert bits.linear.mi_nats == nats.linear.mi == pytest.approx(bits.linear.mi * NATS_PER_BIT)
+    assert bits.linear_mi == bits.linear.mi and bits.linear.se * NATS_PER_BIT == pytest.approx(
+        bits.linear.se_nats
+    )
+    # the saved file keeps nats, and a loaded result has its bound in its own units again
+    assert bits.linear.to_dict()["mi"] == bits.linear.mi_nats
+    saved = json.loads(json.dumps(bits.to_dict()))
+    saved["settings"]["epochs"] = 50
+    back = type(bits).from_dict(saved)
+    assert back.linear == bits.linear and back.linear.mi == bits.linear.mi

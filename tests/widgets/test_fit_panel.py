@@ -225,3 +225,32 @@ def test_displayed_panel_carries_a_picture_of_the_current_fit(result, monkeypatc
     assert (
         base64.b64decode(last["image/png"]) == panel.png() != base64.b64decode(first["image/png"])
     )
+
+
+def test_the_confidence_band_shows_on_a_dark_background(result):
+    # Issue 16, point 6: a 15 % fill without edges all but vanished in the dark theme.
+    panel = FitPanel(result)
+    assert panel.band.fill_opacities[0] >= 0.25 and panel.band.stroke_width > 0
+
+
+def test_fit_panel_constructor_is_short():
+    import inspect
+
+    for function in (FitPanel.__init__, FitPanel._figure, FitPanel._controls):
+        assert len(inspect.getsourcelines(function)[0]) < 100, function
+
+
+def test_view_code_lives_in_widgets_not_in_the_engine(result):
+    # Issue 17: JupyterLab CSS variables were in rigorous_result._badge, imported by the
+    # fit panel.  The engine holds none; its HTML reprs come from widgets/html.py.
+    from pathlib import Path
+
+    import nmi_jupyter.engine as engine
+    from nmi_jupyter.widgets.html import rigorous_html
+
+    for path in Path(engine.__file__).parent.glob("*.py"):
+        assert "--jp-" not in path.read_text(), path.name
+    assert result._repr_html_() == rigorous_html(result)
+    assert ">reliable</span>" in result._repr_html_() or ">not reliable</span>" in (
+        result._repr_html_()
+    )

@@ -192,7 +192,7 @@ def test_panel_follows_an_analysis_on_an_executor():
 
     class FailGammaTwo(cf.ThreadPoolExecutor):
         def submit(self, fn, /, unit, *args):
-            if unit.slots[0].gamma == 2:
+            if unit.plan.runs[0].gamma == 2:
                 raise ConnectionError("worker lost")
             return super().submit(fn, unit, *args)
 
@@ -282,3 +282,73 @@ def test_text_progress_appears_only_with_the_first_event(monkeypatch):
     assert shown == []  # nothing drawn before the engine has checked the options
     progress(next(_script(3)))
     assert len(shown) == 1
+
+
+# ----- one panel per analysis, sharing a small base (issue 17) -----
+def test_each_mode_has_its_own_panel_sharing_the_base():
+    from nmi_jupyter.widgets.estimate_panel import EstimatePanel
+    from nmi_jupyter.widgets.rigorous_panel import RigorousPanel
+
+    estimate, rigorous = TrainingPanel("estimate"), TrainingPanel(mode="rigorous", total_runs=3)
+    assert type(estimate) is EstimatePanel and type(rigorous) is RigorousPanel
+    assert isinstance(estimate, TrainingPanel) and isinstance(rigorous, TrainingPanel)
+    assert estimate.mode == "estimate" and rigorous.mode == "rigorous"
+    # each shows only its own marks: no mode flag switching between two panels
+    assert not hasattr(estimate, "curves") and not hasattr(rigorous, "train_line")
+    assert EstimatePanel(interval=0.0).mode == "estimate"  # the class may be used directly
+    with pytest.raises(ValueError, match="'estimate' or 'rigorous'"):
+        TrainingPanel("sweep")
+    with pytest.raises(ValueError, match="not 'rigorous'"):
+        EstimatePanel("rigorous")
+
+
+def _contrast(colour, background):
+    def luminance(hex_colour):
+        rgb = np.array([int(hex_colour[i : i + 2], 16) / 255 for i in (1, 3, 5)])
+        rgb = np.where(rgb <= 0.03928, rgb / 12.92, ((rgb + 0.055) / 1.055) ** 2.4)
+        return float(rgb @ [0.2126, 0.7152, 0.0722])
+
+    high, low = sorted([luminance(colour), luminance(background)], reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+@pytest.mark.parametrize("background", ["#ffffff", "#111111"])  # JupyterLab light, dark
+def test_panel_colours_stand_out_in_the_light_and_the_dark_theme(background):
+    # Issue 16, point 6: gamma 1 (#440154, 1.1:1 on dark) vanished in the dark theme;
+    # 3:1 is WCAG's least contrast for graphics.
+    from nmi_jupyter.widgets import colours
+
+    for colour in [*GAMMA_COLOURS, colours.TRAIN, colours.VAL, colours.FIT, colours.MUTED]:
+        assert _contrast(colour, background) >= 3.0, colour
+    for colour in (colours.DROPPED, colours.BOUND):
+        assert _contrast(colour, background) >= 3.0, colour
+
+
+def test_the_validation_curve_and_its_legend_entry_are_not_faint():
+    panel = TrainingPanel("estimate")
+    assert min(panel.val_line.opacities) >= 0.8  # was 0.35: a pale legend entry
+    rigorous = TrainingPanel("rigorous")
+    assert rigorous.fit_point.colors != ["black"]  # invisible on a dark background
+
+
+def test_live_panels_are_built_by_short_constructors():
+    import inspect
+
+    from nmi_jupyter.widgets.estimate_panel import EstimatePanel
+    from nmi_jupyter.widgets.rigorous_panel import RigorousPanel
+
+    for function in (
+        TrainingPanel.__init__,
+        EstimatePanel._figures,
+        RigorousPanel._figures,
+        RigorousPanel._draw,
+    ):
+        assert len(inspect.getsourcelines(function)[0]) < 100, function
+
+
+def test_the_gamma_axis_shows_whole_gammas_up_to_the_largest_started():
+    panel = TrainingPanel("rigorous", total_runs=4, interval=0.0)
+    for event in _script(3, run_id=0, gamma=3, chunk=0):
+        panel(event)
+    assert list(panel.gamma_axis.tick_values) == [0, 1, 2, 3]
+    assert panel.gamma_scale.max == 3.5

@@ -1,0 +1,94 @@
+"""The one trainer: any plan's runs, trained in this process.
+
+Runs whose data have the same widths share stacks (:func:`batched.train_batched`,
+consecutive runs of the plan, as many as fit in memory); otherwise, or with
+``batched=False``, runs train one after another (:func:`train.train_run`).  Both
+paths keep one :class:`~nmi_jupyter.engine.run_state.RunState` per run, so a run
+means the same thing wherever it trains.  The executor path
+(:mod:`distribute`) trains a plan's work units through :func:`train_plan` on
+its workers.  Nothing here knows what an analysis means.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+
+from nmi_jupyter.engine.batched import max_stack, train_batched
+from nmi_jupyter.engine.events import CancelToken, Observer
+from nmi_jupyter.engine.plan import Plan
+from nmi_jupyter.engine.run_state import TrainOutcome, analysis_stop, failed_outcome
+from nmi_jupyter.engine.runs import PreparedRun, prepare_view
+from nmi_jupyter.engine.train import train_run
+
+__all__ = ["Trained", "train_plan", "stacks"]
+
+
+@dataclass(frozen=True)
+class Trained:
+    """A plan's trained runs: ``outcomes`` aligned with ``plan.runs`` (shorter, or None
+    for a run not trained, when training stopped early; a failed work unit's runs have
+    :func:`~nmi_jupyter.engine.run_state.failed_outcome`), and how it went."""
+
+    outcomes: list[TrainOutcome | None]
+    stop_reason: str  # completed, cancelled or interrupted
+    device: str  # where the runs trained ("none" when nothing came back)
+    threads: int | None
+    failures: dict[int, str] = field(default_factory=dict)  # run_id -> why its unit failed
+
+
+def train_plan(
+    plan: Plan,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    device: torch.device,
+    *,
+    batched: bool = True,
+    observer: Observer | None = None,
+    cancel: CancelToken | None = None,
+) -> list[TrainOutcome]:
+    """Train ``plan``'s runs on their views of ``xs``/``ys`` (all samples); outcomes in
+    plan order, stopping early (fewer outcomes) when cancelled or interrupted.
+
+    The runs training when it stops end "cancelled"/"interrupted" with their best
+    checkpoint so far (partial runs); a KeyboardInterrupt between runs adds one such
+    outcome without an epoch, so the caller always learns that it stopped.
+    """
+    config = plan.config
+    outcomes: list[TrainOutcome] = []
+    try:
+        prepared = [
+            prepare_view(spec, xs, ys, config, device, plan.count_varying) for spec in plan.runs
+        ]
+        limit = max_stack(config, config.batch_size) if batched else 1
+        for group in stacks(prepared, limit):
+            if batched:
+                outcomes += train_batched(group, config, observer=observer, cancel=cancel)
+            else:
+                outcomes.append(train_run(group[0], config, observer=observer, cancel=cancel))
+            if analysis_stop(outcomes) != "completed":
+                break
+    except KeyboardInterrupt:  # outside any run's training: the runs done so far stay
+        if len(outcomes) < len(plan.runs):
+            outcomes.append(failed_outcome("interrupted"))
+    return outcomes
+
+
+def stacks(runs: Sequence[PreparedRun], limit: int) -> Iterator[list[PreparedRun]]:
+    """``runs`` cut, in order, into stacks of at most ``limit`` consecutive runs whose
+    inputs have the same widths (the stacked critics share their shapes)."""
+    group: list[PreparedRun] = []
+    for run in runs:
+        if group and (len(group) == limit or _widths(run) != _widths(group[0])):
+            yield group
+            group = []
+        group.append(run)
+    if group:
+        yield group
+
+
+def _widths(run: PreparedRun) -> tuple[int, int]:
+    return run.data.x_train.shape[1], run.data.y_train.shape[1]
