@@ -45,7 +45,7 @@ def run(lever: str, seed: int) -> dict:
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rr = nmi.rigorous(x, y, seed=seed, device="cpu", **LEVERS[lever])
-    means = rr.gamma_means
+    means = rr.gamma_means()
     g1 = [r for r in rr.runs if r.gamma == 1]
     lo, hi = rr.interval
     return {

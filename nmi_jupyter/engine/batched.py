@@ -53,8 +53,8 @@ class StackedAdam:
     """Adam on stacked parameters (leading dim = run), numerically as ``torch.optim.Adam``
     applied to each run separately.  Runs can be dropped with :meth:`keep`."""
 
-    def __init__(self, params: list[torch.Tensor], lr: float) -> None:
-        self.lr = lr
+    def __init__(self, params: list[torch.Tensor], lr: float, weight_decay: float = 0.0) -> None:
+        self.lr, self.weight_decay = lr, weight_decay
         self.exp_avg = [torch.zeros_like(p) for p in params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in params]
         self.state_steps = [torch.tensor(0.0) for _ in params]  # as torch.optim.Adam keeps them
@@ -77,9 +77,11 @@ class StackedAdam:
             beta1=_BETAS[0],
             beta2=_BETAS[1],
             lr=self.lr,
-            weight_decay=0.0,
+            weight_decay=self.weight_decay,
             eps=_EPS,
             maximize=False,
+            # torch.optim.AdamW's update (what the one-run trainer uses with weight decay)
+            decoupled_weight_decay=True,
         )
 
     def keep(self, slots: torch.Tensor) -> None:
@@ -127,7 +129,9 @@ class _Stack:
     """The stacked critics of :func:`train_batched` and their runs' states.
 
     ``active[i]`` is the run (index into ``states``) in slot i of the stacked
-    parameters; data of all runs are concatenated, each run's rows at its offsets.
+    parameters and buffers (the power-iteration vectors of spectral normalisation);
+    data of all runs are concatenated, each run's rows at its offsets.  A checkpoint
+    holds a run's parameters and buffers.
     """
 
     def __init__(
@@ -145,6 +149,7 @@ class _Stack:
                 )
         self.params, self.buffers = stack_module_state(critics)
         self.names = list(self.params)
+        self.buffer_names = list(self.buffers)
         self.scores_of = _stacked_scores_of(config, critics[0])
         del critics
         self.x_train = torch.cat([r.data.x_train for r in runs])
@@ -164,7 +169,9 @@ class _Stack:
         self.val_order = [s.val_order + o for s, o in zip(self.states, val_offsets, strict=True)]
         self.perm: list[torch.Tensor] = [torch.empty(0)] * len(runs)
         self.pos = [0] * len(runs)
-        self.optimizer = StackedAdam([self.params[n] for n in self.names], config.lr)
+        self.optimizer = StackedAdam(
+            [self.params[n] for n in self.names], config.lr, config.weight_decay
+        )
         self.finite = torch.ones(len(runs), dtype=torch.bool, device=device)
 
     def start(self) -> None:
@@ -184,7 +191,7 @@ class _Stack:
         )
         plist = [params[n] for n in self.names]
         values = self.bound(
-            self.scores_of(params, self.buffers, self.x_train[idx], self.y_train[idx])
+            self.scores_of(params, self.buffers, self.x_train[idx], self.y_train[idx], True)
         )
         grads = torch.autograd.grad(-values.sum(), plist)
         self.optimizer.step(plist, grads)
@@ -221,12 +228,14 @@ class _Stack:
         keep = [i for i in range(len(self.active)) if i not in stopped]
         slots = torch.tensor(keep, dtype=torch.long, device=self.finite.device)
         self.params = {n: self.params[n][slots].detach().requires_grad_() for n in self.names}
+        self.buffers = {n: self.buffers[n][slots] for n in self.buffer_names}
         self.optimizer.keep(slots)
         self.finite = self.finite[slots]
         self.active = [self.active[i] for i in keep]
 
     def copy(self, i: int) -> Checkpoint:
-        return {n: self.params[n][i].detach().clone() for n in self.names}
+        state = {**self.params, **self.buffers}
+        return {n: state[n][i].detach().clone() for n in self.names + self.buffer_names}
 
     def evaluate(self, slots: list[int]) -> list[tuple[float, float]]:
         """The training (subset) and validation curve values, in nats, of the runs in
@@ -235,8 +244,10 @@ class _Stack:
         m = self.states[group[0]].curve_subset
         with torch.no_grad():
             sub = {n: self.params[n][slots] for n in self.names}
+            sub_buffers = {n: self.buffers[n][slots] for n in self.buffer_names}
             train = self.evaluate_stack(
                 sub,
+                sub_buffers,
                 self.x_train,
                 self.y_train,
                 torch.stack([self.train_order[k][:m] for k in group]),
@@ -244,6 +255,7 @@ class _Stack:
             )
             val = self.evaluate_stack(
                 sub,
+                sub_buffers,
                 self.x_val,
                 self.y_val,
                 torch.stack([self.val_order[k] for k in group]),
@@ -258,18 +270,20 @@ class _Stack:
         """The numbers reported: whole partitions, blocks of ``eval_batch_size``."""
         block = self.config.eval_batch_size
         with torch.no_grad():
-            state = {n: v.unsqueeze(0) for n, v in checkpoint.items()}
+            params = {n: checkpoint[n].unsqueeze(0) for n in self.names}
+            buffers = {n: checkpoint[n].unsqueeze(0) for n in self.buffer_names}
             mi_train = self.evaluate_stack(
-                state, self.x_train, self.y_train, self.train_order[k][None], block
+                params, buffers, self.x_train, self.y_train, self.train_order[k][None], block
             )[0]
             mi_val = self.evaluate_stack(
-                state, self.x_val, self.y_val, self.val_order[k][None], block
+                params, buffers, self.x_val, self.y_val, self.val_order[k][None], block
             )[0]
         return mi_train, mi_val
 
     def evaluate_stack(
         self,
         params: dict[str, torch.Tensor],
+        buffers: dict[str, torch.Tensor],
         x: torch.Tensor,
         y: torch.Tensor,
         order: torch.Tensor,
@@ -285,7 +299,7 @@ class _Stack:
         for cols in torch.arange(n, device=order.device).tensor_split(max(n // block, 1)):
             idx = order[:, cols]
             rows_of = functools.partial(
-                _stack_rows, self.scores_of, params, self.buffers, x[idx], y[idx]
+                _stack_rows, self.scores_of, params, buffers, x[idx], y[idx]
             )
             total += block_bound(self.bound, rows_of, len(cols), pair, stack=n_runs).double() * len(
                 cols
@@ -294,17 +308,19 @@ class _Stack:
 
 
 def _stacked_scores_of(config: EstimateConfig, critic: torch.nn.Module) -> Callable:
-    """scores_of(params, buffers, x, y): (K, B, B) score matrices of K stacked critics
-    shaped like ``critic``, each on its own (B, features) x and y."""
+    """scores_of(params, buffers, x, y, training=False): (K, B, B) score matrices of K
+    stacked critics shaped like ``critic``, each on its own (B, features) x and y;
+    ``training`` advances the power iterations of spectral normalisation."""
     direct = stacked_scores(config)
     if direct is not None:
-        return lambda p, b, x, y: direct(p, x, y)
+        return lambda p, b, x, y, training=False: direct({**p, **b}, x, y, training)
     base = copy.deepcopy(critic).to("meta")
 
     def one_critic(p, b, x, y):
         return functional_call(base, (p, b), (x, y))
 
-    return vmap(one_critic)
+    stacked = vmap(one_critic)
+    return lambda p, b, x, y, training=False: stacked(p, b, x, y)
 
 
 def _offsets(sizes: list[int]) -> list[int]:

@@ -32,7 +32,9 @@ from nmi_jupyter.engine.options import (
     DEFAULT_N_LAYERS,
     DEFAULT_PATIENCE,
     DEFAULT_SMILE_CLIP,
+    DEFAULT_SPECTRAL_NORM,
     DEFAULT_VAL_FRACTION,
+    DEFAULT_WEIGHT_DECAY,
     DEVICES,
     ESTIMATORS,
     OPTIONS,
@@ -87,6 +89,10 @@ class EstimateConfig:
             curve before stopping.
         min_improvement: relative improvement that counts (1e-3 = 0.1 %).
         hidden_dim, n_layers, embedding_dim, activation: the MLPs.
+        spectral_norm: divide each hidden layer's weight by its largest singular value
+            (torch's ``parametrizations.spectral_norm``: one power iteration per
+            training step); separable and bilinear critics.
+        weight_decay: decoupled weight decay (AdamW) of every critic parameter.
         split: ``random`` for i.i.d. samples, ``blocked`` (last block is the
             validation set) for time series.
         val_fraction: fraction of samples held out for validation.
@@ -125,6 +131,8 @@ class EstimateConfig:
     n_layers: int = DEFAULT_N_LAYERS
     embedding_dim: int = DEFAULT_EMBEDDING_DIM
     activation: str = "relu"
+    spectral_norm: bool = DEFAULT_SPECTRAL_NORM
+    weight_decay: float = DEFAULT_WEIGHT_DECAY
     split: str = "random"
     val_fraction: float = DEFAULT_VAL_FRACTION
     gap: int = 0
@@ -143,6 +151,10 @@ class EstimateConfig:
         # Every field through its check in the option table (engine/options.py).
         for spec in run_options():
             self._set(spec.name, spec.check(getattr(self, spec.name)))
+        if self.spectral_norm and self.critic == "concat":
+            raise OptionError(
+                "spectral_norm applies to the separable and bilinear critics, not to concat."
+            )
         # Last, once every field is valid: a training step must fit the memory budget.
         from nmi_jupyter.engine.memory import check_score_memory
 

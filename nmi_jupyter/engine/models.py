@@ -9,7 +9,9 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 import torch
+import torch.nn.functional as F
 from torch import nn
+from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from nmi_jupyter.engine.config import EstimateConfig
 from nmi_jupyter.engine.memory import pair_bytes
@@ -21,6 +23,7 @@ __all__ = [
     "ConcatCritic",
     "build_critic",
     "stacked_scores",
+    "stacked_spectral_normalised",
     "eval_pair_bytes",
 ]
 
@@ -34,14 +37,32 @@ _ACTIVATIONS: dict[str, type[nn.Module]] = {
 }
 
 
+# torch's spectral_norm parametrization's defaults, which the stacked form mirrors.
+_SN_EPS = 1e-12
+
+
 def mlp(
-    in_dim: int, out_dim: int, hidden_dim: int, n_layers: int, activation: str
+    in_dim: int,
+    out_dim: int,
+    hidden_dim: int,
+    n_layers: int,
+    activation: str,
+    spectral_norm: bool = False,
 ) -> nn.Sequential:
-    """An MLP with ``n_layers`` hidden layers of width ``hidden_dim``, linear output."""
+    """An MLP with ``n_layers`` hidden layers of width ``hidden_dim``, linear output.
+
+    ``spectral_norm``: each hidden layer's weight is divided by its largest singular
+    value (torch's ``parametrizations.spectral_norm``: one power iteration per forward
+    pass in training mode, none in eval mode); the output layer stays free, as in the
+    reference library, so the embedding keeps its scale.
+    """
     layers: list[nn.Module] = []
     width = in_dim
     for _ in range(n_layers):
-        layers += [nn.Linear(width, hidden_dim), _ACTIVATIONS[activation]()]
+        linear = nn.Linear(width, hidden_dim)
+        if spectral_norm:
+            linear = _spectral_norm(linear, eps=_SN_EPS)
+        layers += [linear, _ACTIVATIONS[activation]()]
         width = hidden_dim
     layers.append(nn.Linear(width, out_dim))
     return nn.Sequential(*layers)
@@ -93,8 +114,9 @@ def build_critic(config: EstimateConfig, x_dim: int, y_dim: int) -> nn.Module:
     """The critic named by ``config.critic`` for inputs of the given widths."""
     if config.critic == "concat":
         return ConcatCritic(x_dim, y_dim, config.hidden_dim, config.n_layers, config.activation)
-    g = mlp(x_dim, config.embedding_dim, config.hidden_dim, config.n_layers, config.activation)
-    h = mlp(y_dim, config.embedding_dim, config.hidden_dim, config.n_layers, config.activation)
+    sizes = (config.embedding_dim, config.hidden_dim, config.n_layers, config.activation)
+    g = mlp(x_dim, *sizes, spectral_norm=config.spectral_norm)
+    h = mlp(y_dim, *sizes, spectral_norm=config.spectral_norm)
     if config.critic == "bilinear":
         return BilinearCritic(g, h, config.embedding_dim)
     return SeparableCritic(g, h)
@@ -102,35 +124,75 @@ def build_critic(config: EstimateConfig, x_dim: int, y_dim: int) -> nn.Module:
 
 def stacked_scores(
     config: EstimateConfig,
-) -> Callable[[dict[str, torch.Tensor], torch.Tensor, torch.Tensor], torch.Tensor] | None:
+) -> Callable[..., torch.Tensor] | None:
     """A direct batched-matmul form of the separable and bilinear critics for K stacked
-    runs: ``f(params, x (K, B, dx), y (K, B, dy)) -> scores (K, B, B)``, with ``params``
-    named as ``stack_module_state`` names the modules built by :func:`build_critic`.
+    runs: ``f(state, x (K, B, dx), y (K, B, dy), training=False) -> scores (K, B, B)``,
+    with ``state`` the parameters and buffers named as ``stack_module_state`` names
+    those of the modules built by :func:`build_critic`.
 
     It computes what ``vmap(functional_call(critic, ...))`` does, without the
-    per-call tracing overhead (measured ~10 % of a rigorous analysis).  None for
-    the concat critic, which the batched trainer runs through ``vmap``.
+    per-call tracing overhead (measured ~10 % of a rigorous analysis).  With
+    ``spectral_norm``, ``training=True`` advances each run's power iteration in place
+    (its ``_u``, ``_v`` buffers in ``state``), as the critic's forward does in training
+    mode.  None for the concat critic, which the batched trainer runs through ``vmap``.
     """
     if config.critic == "concat":
         return None
     act = _ACTIVATIONS[config.activation]()
     depth = config.n_layers
 
-    def embed(params: dict[str, torch.Tensor], prefix: str, h: torch.Tensor) -> torch.Tensor:
+    def weight_of(
+        state: dict[str, torch.Tensor], layer: str, hidden: bool, training: bool
+    ) -> torch.Tensor:
+        if not (config.spectral_norm and hidden):
+            return state[f"{layer}.weight"]
+        sn = f"{layer}.parametrizations.weight"
+        return stacked_spectral_normalised(
+            state[f"{sn}.original"], state[f"{sn}.0._u"], state[f"{sn}.0._v"], training
+        )
+
+    def embed(
+        state: dict[str, torch.Tensor], prefix: str, h: torch.Tensor, training: bool
+    ) -> torch.Tensor:
         for i in range(depth + 1):
-            weight, bias = params[f"{prefix}.{2 * i}.weight"], params[f"{prefix}.{2 * i}.bias"]
-            h = torch.baddbmm(bias.unsqueeze(1), h, weight.transpose(1, 2))
+            layer = f"{prefix}.{2 * i}"
+            weight = weight_of(state, layer, i < depth, training)
+            h = torch.baddbmm(state[f"{layer}.bias"].unsqueeze(1), h, weight.transpose(1, 2))
             if i < depth:
                 h = act(h)
         return h
 
-    def scores(params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        gx, hy = embed(params, "g", x), embed(params, "h", y)
+    def scores(
+        params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, training: bool = False
+    ) -> torch.Tensor:
+        gx, hy = embed(params, "g", x, training), embed(params, "h", y, training)
         if config.critic == "bilinear":
             gx = torch.bmm(gx, params["weight"])
         return torch.bmm(gx, hy.transpose(1, 2))
 
     return scores
+
+
+def stacked_spectral_normalised(
+    weight: torch.Tensor, u: torch.Tensor, v: torch.Tensor, training: bool
+) -> torch.Tensor:
+    """``weight`` (K, out, in) of K stacked runs, each divided by its spectral norm as
+    torch's ``parametrizations.spectral_norm`` does for one: in training, one power
+    iteration first updates ``u`` (K, out) and ``v`` (K, in) in place (no gradient);
+    then sigma = u·(W v) with u, v held constant, and W / sigma carries the gradient."""
+    if training:
+        with torch.no_grad():
+            u.copy_(F.normalize(torch.bmm(weight, v.unsqueeze(-1)).squeeze(-1), dim=-1, eps=_SN_EPS))
+            v.copy_(
+                F.normalize(
+                    torch.bmm(weight.transpose(1, 2), u.unsqueeze(-1)).squeeze(-1),
+                    dim=-1,
+                    eps=_SN_EPS,
+                )
+            )
+    u, v = u.clone(), v.clone()
+    sigma = (u * torch.bmm(weight, v.unsqueeze(-1)).squeeze(-1)).sum(-1)
+    return weight / sigma[:, None, None]
 
 
 def eval_pair_bytes(params: Mapping[str, torch.Tensor]) -> int:

@@ -58,7 +58,7 @@ __all__ = [
     "DEFAULT_RETRIES",
 ]
 
-ANALYSES = ("estimate", "rigorous")
+ANALYSES = ("estimate", "rigorous", "sweep", "dimensionality")
 RUN, ANALYSIS = "run", "analysis"
 
 ESTIMATORS = ("infonce", "nwj", "tuba", "js", "smile")
@@ -76,6 +76,8 @@ DEFAULT_MIN_IMPROVEMENT = 1e-3
 DEFAULT_HIDDEN_DIM = 64
 DEFAULT_N_LAYERS = 2
 DEFAULT_EMBEDDING_DIM = 64
+DEFAULT_SPECTRAL_NORM = False
+DEFAULT_WEIGHT_DECAY = 0.0
 DEFAULT_VAL_FRACTION = 0.1
 # Evaluation blocks: InfoNCE on n pairs is biased low by roughly (e^I - 1)/n and
 # capped at log(n); 512 removed most of the bias at batch 128 (measured +0.035
@@ -87,12 +89,26 @@ DEFAULT_MEDIAN_WINDOW = 5
 DEFAULT_GAUSSIAN_SIGMA = 1.0
 DEFAULT_GAMMAS = tuple(range(1, 11))
 DEFAULT_REPEATS = 1
+DEFAULT_SWEEP_REPEATS = 3
+DEFAULT_EMBEDDING_DIMS = tuple(range(1, 13))
+DEFAULT_SPLITS = 5
 # Resubmissions of a failing work unit before its runs are reported failed; the same
 # number as distribute.DEFAULT_RETRIES (a test holds them together).
 DEFAULT_RETRIES = 2
 
 # The kinds of value an option can hold; each has one check (see OptionSpec.check).
-KINDS = ("int", "float", "bool", "choice", "device", "gammas", "gamma_subset", "executor")
+KINDS = (
+    "int",
+    "float",
+    "bool",
+    "choice",
+    "device",
+    "gammas",
+    "gamma_subset",
+    "executor",
+    "grid",
+    "dims",
+)
 
 
 @dataclass(frozen=True)
@@ -165,6 +181,14 @@ class OptionSpec:
             return as_gammas(value)
         if kind == "gamma_subset":
             return as_gamma_subset(name, value, DEFAULT_GAMMAS)
+        if kind == "grid":
+            from nmi_jupyter.engine.sweep import check_grid
+
+            return check_grid(value)
+        if kind == "dims":
+            from nmi_jupyter.engine.sweep import check_dims
+
+            return check_dims(value)
         if kind == "executor":
             from nmi_jupyter.engine.distribute import check_executor
 
@@ -200,7 +224,9 @@ def _choice(name: str, choices: tuple[str, ...], help: str) -> OptionSpec:
     return OptionSpec(name, "choice", choices[0], help, choices=choices)
 
 
-_RIGOROUS = {"scope": ANALYSIS, "analyses": ("rigorous",)}
+_RIGOROUS = {"scope": ANALYSIS, "analyses": ("rigorous", "sweep")}
+# Where the runs train: every analysis of many runs.
+_MANY_RUNS = {"scope": ANALYSIS, "analyses": ("rigorous", "sweep", "dimensionality")}
 
 _TABLE = (
     # ----- one training run (EstimateConfig) -----
@@ -236,6 +262,21 @@ _TABLE = (
     _int("n_layers", DEFAULT_N_LAYERS, 1, "hidden layers of the MLPs"),
     _int("embedding_dim", DEFAULT_EMBEDDING_DIM, 1, "size of the embeddings g(x), h(y)"),
     _choice("activation", ACTIVATIONS, "activation of the MLPs"),
+    OptionSpec(
+        "spectral_norm",
+        "bool",
+        DEFAULT_SPECTRAL_NORM,
+        "divide each hidden layer's weight by its largest singular value (one power "
+        "iteration per training step), as the reference library does by default; "
+        "separable and bilinear critics",
+    ),
+    OptionSpec(
+        "weight_decay",
+        "float",
+        DEFAULT_WEIGHT_DECAY,
+        "decoupled weight decay (AdamW) of every critic parameter; 0: plain Adam",
+        low=0.0,
+    ),
     _choice(
         "split",
         SPLITS,
@@ -318,7 +359,14 @@ _TABLE = (
         "subsampling factors: gamma g trains g runs on N/g samples each",
         **_RIGOROUS,
     ),
-    _int("repeats", DEFAULT_REPEATS, 1, "runs per chunk, each with its own seed", **_RIGOROUS),
+    _int(
+        "repeats",
+        DEFAULT_REPEATS,
+        1,
+        "runs per chunk, each with its own seed (nmi.sweep: estimates per grid point, "
+        "default 3, or runs per chunk when rigorous)",
+        **_RIGOROUS,
+    ),
     OptionSpec(
         "delta_threshold",
         "float",
@@ -360,7 +408,7 @@ _TABLE = (
         "bool",
         True,
         "train all runs at once as one vectorised model (False: one after another)",
-        **_RIGOROUS,
+        **_MANY_RUNS,
     ),
     OptionSpec(
         "control",
@@ -375,14 +423,52 @@ _TABLE = (
         None,
         "a concurrent.futures executor or Dask Client for the runs (None: this process; "
         "the magic takes a notebook name)",
-        **_RIGOROUS,
+        **_MANY_RUNS,
     ),
     _int(
         "retries",
         DEFAULT_RETRIES,
         0,
         "resubmissions of a failed work unit before its runs are reported failed",
-        **_RIGOROUS,
+        **_MANY_RUNS,
+    ),
+)
+
+_SWEEP = {"scope": ANALYSIS, "analyses": ("sweep",)}
+_DIMENSIONALITY = {"scope": ANALYSIS, "analyses": ("dimensionality",)}
+_TABLE += (
+    # ----- sweeps and dimensionality -----
+    OptionSpec(
+        "grid",
+        "grid",
+        None,
+        "the settings a sweep tries: {option: [values, ...]}, the cartesian product of "
+        "several keys; any run option but seed, units, device and threads",
+        optional=True,
+        **_SWEEP,
+    ),
+    OptionSpec(
+        "rigorous",
+        "bool",
+        False,
+        "each grid point a full rigorous analysis (corrected MI, interval, verdict) "
+        "instead of repeated estimates",
+        **_SWEEP,
+    ),
+    OptionSpec(
+        "embedding_dims",
+        "dims",
+        DEFAULT_EMBEDDING_DIMS,
+        "embedding dimensions whose MI curve is read for its saturation point",
+        **_DIMENSIONALITY,
+    ),
+    _int(
+        "splits",
+        DEFAULT_SPLITS,
+        2,
+        "curves of a dimensionality analysis: seeded train/validation splits (with y) or "
+        "random halves of X's channels (without y)",
+        **_DIMENSIONALITY,
     ),
 )
 

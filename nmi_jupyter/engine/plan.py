@@ -27,6 +27,8 @@ __all__ = [
     "Plan",
     "estimate_plan",
     "rigorous_plan",
+    "repeats_plan",
+    "renumbered",
     "run_seed",
     "check_chunk_size",
     "CONTROL_SEED_STREAM",
@@ -38,6 +40,11 @@ __all__ = [
 # run's seed, run_seed(seed, CONTROL_SEED_STREAM + k, chunk, 0) for chunks of N / 2k.
 CONTROL_PERMUTATION_STREAM = 7
 CONTROL_SEED_STREAM = 1000
+# Seed stream of the repeated runs of a sweep point or a dimensionality curve:
+# run_seed(seed, REPEAT_SEED_STREAM, 0, repeat).  Every grid point uses the same seeds,
+# so its k-th run has the same train/validation split and minibatch order at every
+# point (differences between points are the setting's, not the split's).
+REPEAT_SEED_STREAM = 2000
 
 
 @dataclass(frozen=True)
@@ -170,6 +177,39 @@ def rigorous_plan(
                 for chunk, rows in enumerate(chunks)
             ]
     return Plan(tuple(RunSpec(run_id, **run) for run_id, run in enumerate(runs)), config)
+
+
+def repeats_plan(
+    config: EstimateConfig, views: Sequence[View], *, first_run_id: int = 0
+) -> Plan:
+    """One run on every sample per view (``repeat`` k on ``views[k]``, seeded by
+    ``run_seed(config.seed, REPEAT_SEED_STREAM, 0, k)``), labelled gamma 1, chunk 0.
+
+    A sweep point's repeated estimates are ``views = [View()] * repeats``; the internal
+    dimensionality of one population gives each repeat its own random halves of the
+    channels.  Runs are numbered from ``first_run_id`` so that the plans of one
+    analysis (one per grid point) never share a run id in the events."""
+    runs = tuple(
+        RunSpec(
+            run_id=first_run_id + k,
+            seed=run_seed(config.seed, REPEAT_SEED_STREAM, 0, k),
+            view=view,
+            gamma=1,
+            chunk=0,
+            repeat=k,
+        )
+        for k, view in enumerate(views)
+    )
+    return Plan(runs, config)
+
+
+def renumbered(plan: Plan, first_run_id: int) -> Plan:
+    """``plan`` with its runs numbered from ``first_run_id`` (several plans of one
+    analysis, trained one after another, keep distinct run ids in the events)."""
+    runs = tuple(
+        replace(run, run_id=first_run_id + k) for k, run in enumerate(plan.runs)
+    )
+    return replace(plan, runs=runs)
 
 
 def _chunk_sizes(chunk: int, config: EstimateConfig) -> tuple[int, int]:

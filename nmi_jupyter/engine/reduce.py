@@ -16,9 +16,10 @@ from nmi_jupyter.engine.results import STOPPED_REASONS, EstimateResult
 from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord, fit_runs
 from nmi_jupyter.engine.run_state import TrainOutcome, enters_result, failed_outcome
 from nmi_jupyter.engine.runs import reported_history, reported_mi
+from nmi_jupyter.engine.sweep_result import SweepPoint
 from nmi_jupyter.engine.trainer import Trained
 
-__all__ = ["reduce_estimate", "reduce_rigorous", "run_record"]
+__all__ = ["reduce_estimate", "reduce_rigorous", "reduce_sweep_point", "run_record"]
 
 
 def reduce_estimate(
@@ -95,6 +96,19 @@ def reduce_rigorous(
         device=trained.device,
         version=__version__,
     )
+
+
+def reduce_sweep_point(plan: Plan, trained: Trained, values: dict[str, Any]) -> SweepPoint:
+    """One grid point of a sweep (or one embedding dimension of a dimensionality
+    analysis) from a :func:`~nmi_jupyter.engine.plan.repeats_plan`: a record per run
+    that enters the result; their mean, error and flags are the point's properties."""
+    units = plan.config.units
+    runs = tuple(
+        run_record(spec, outcome, units)
+        for spec, outcome in zip(plan.runs, trained.outcomes, strict=False)
+        if enters_result(outcome)
+    )
+    return SweepPoint(values=dict(values), units=units, settings=plan.config.to_dict(), runs=runs)
 
 
 def run_record(spec: RunSpec, outcome: TrainOutcome, units: str) -> RunRecord:

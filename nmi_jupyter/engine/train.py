@@ -95,7 +95,7 @@ def train_run(
     with seeded_init(run.init_seed):
         critic = build_critic(config, data.x_train.shape[1], data.y_train.shape[1])
     critic = critic.to(data.x_train.device)
-    optimizer = torch.optim.Adam(critic.parameters(), lr=config.lr)
+    optimizer = _optimizer(critic, config)
     bound = get_bound(config.estimator, config.smile_clip)
     state = RunState(run, config, observer=observer)
     batch = config.batch_size
@@ -129,6 +129,14 @@ def train_run(
         reason, functools.partial(_evaluate_checkpoint, critic, bound, data, state, config)
     )
     return state.outcome(critic)
+
+
+def _optimizer(critic: nn.Module, config: EstimateConfig) -> torch.optim.Optimizer:
+    """Adam; AdamW (decoupled decay: every parameter shrinks by lr * weight_decay per
+    step, whatever its gradient's scale) when ``weight_decay`` > 0."""
+    if config.weight_decay > 0:
+        return torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+    return torch.optim.Adam(critic.parameters(), lr=config.lr)
 
 
 def _copy(critic: nn.Module) -> Checkpoint:

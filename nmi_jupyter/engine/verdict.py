@@ -59,6 +59,9 @@ __all__ = [
     "control_flag",
     "linear_bound_flag",
     "control_estimate",
+    "sweep_point_flags",
+    "sweep_flags",
+    "dimensionality_flags",
 ]
 
 
@@ -654,3 +657,123 @@ def _overfit_flag(train: float, val: float, units: str, where: str) -> list[Flag
             unreliable=False,
         )
     ]
+
+
+# ----- sweeps (nmi.sweep) and dimensionality (nmi.dimensionality) -----
+# A dimensionality curve has saturated at the smallest embedding dimension whose mean
+# MI is within max(DIMENSION_Z combined standard errors, (1 - DIMENSION_FRACTION) of the
+# plateau) of the plateau, the mean of the PLATEAU_POINTS largest dimensions.  The 10 %
+# band takes the knee of the curve, not the creep of a few per cent that a separable
+# critic shows one dimension past the latent (issue 19 measured +4 % to +13 %); the
+# standard-error term widens it when the repeats scatter more than that.
+DIMENSION_FRACTION = 0.9
+DIMENSION_Z = 2.0
+PLATEAU_POINTS = 3
+# Below this plateau MI there is too little shared information to read a dimension.
+NO_INFORMATION_NATS = 0.05 * NATS_PER_BIT
+# Per-split saturation points further apart than this are a warning.
+DIMENSION_SPREAD = 2
+
+
+def sweep_point_flags(
+    runs: Sequence[RunRecord], settings: dict[str, Any], units: str
+) -> tuple[Flag, ...]:
+    """Every finding about one grid point of repeated estimates: diverged or failed
+    runs, InfoNCE at its ceiling, runs stopped early, a single run (no error bar)."""
+    flags: list[Flag] = []
+    flags += ceiling_flag(runs, settings, units)
+    flags += unstable_flag(runs)
+    cut = [r for r in runs if r.partial]
+    if cut:
+        flags.append(
+            Flag(
+                "partial",
+                f"{len(cut)} of {len(runs)} runs were stopped before they finished; their "
+                "best checkpoints so far underestimate what trained runs reach",
+            )
+        )
+    if sum(_counts(r) for r in runs) < 2:
+        flags.append(
+            Flag(
+                "one_run",
+                "fewer than two runs gave a value, so this point has no error bar; use "
+                "repeats >= 2",
+                unreliable=False,
+            )
+        )
+    return most_serious_first(flags)
+
+
+def sweep_flags(finished: int, planned: int, stop_reason: str) -> tuple[Flag, ...]:
+    """The sweep's own finding: it was stopped before every grid point finished (each
+    point's flags are its own, prefixed with its setting by the result)."""
+    if stop_reason == "completed" and finished >= planned:
+        return ()
+    return (
+        Flag(
+            "partial",
+            f"the sweep was {stop_reason} before it finished: {finished} of {planned} grid "
+            "points have a value",
+        ),
+    )
+
+
+def dimensionality_flags(
+    *,
+    dimension: int | None,
+    reached: bool,
+    plateau: float,
+    per_split: Sequence[int | None],
+    largest_dims: Sequence[int],
+    settings: dict[str, Any],
+    n_train: int,
+    units: str,
+) -> tuple[Flag, ...]:
+    """Findings about a dimensionality reading: no plateau within the embedding dims
+    tried, too little MI to read a dimension, a plateau at InfoNCE's ceiling (a flat
+    curve that is the cap, not the latent), splits disagreeing."""
+    flags: list[Flag] = []
+    plateau_nats = float(to_nats(plateau, units)) if math.isfinite(plateau) else math.nan
+    dims = ", ".join(str(d) for d in largest_dims)
+    if math.isfinite(plateau_nats) and plateau_nats < NO_INFORMATION_NATS:
+        flags.append(
+            Flag(
+                "no_information",
+                f"the MI levels off at {plateau:.3f} {units}, too little shared information "
+                "to read a dimension from",
+            )
+        )
+    elif not reached:
+        flags.append(
+            Flag(
+                "no_plateau",
+                f"the MI still rises at the largest embedding dimensions tried ({dims}), so "
+                "the data cannot tell the dimension; add larger embedding_dims",
+            )
+        )
+    if (
+        settings.get("estimator") == "infonce"
+        and math.isfinite(plateau_nats)
+        and plateau_nats >= CEILING_FRACTION * min(ceilings(settings, n_train))
+    ):
+        flags.append(
+            Flag(
+                "ceiling",
+                f"the plateau ({plateau:.2f} {units}) is "
+                f"{plateau_nats / min(ceilings(settings, n_train)):.0%} of "
+                f"InfoNCE's ceiling ({ceiling_text(settings, n_train, units)}): the curve "
+                "may be flat because the bound is capped, not because the latent is "
+                "exhausted; use estimator='smile' or a larger batch_size",
+            )
+        )
+    found = [d for d in per_split if d is not None]
+    if dimension is not None and found and max(found) - min(found) > DIMENSION_SPREAD:
+        flags.append(
+            Flag(
+                "splits_disagree",
+                f"the splits saturate at dimensions {min(found)} to {max(found)}; the "
+                "reading is uncertain: use more samples, epochs or splits",
+                unreliable=False,
+            )
+        )
+    return most_serious_first(flags)
