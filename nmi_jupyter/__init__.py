@@ -11,6 +11,7 @@ __version__ = "0.1.0"
 from nmi_jupyter import generators
 from nmi_jupyter.engine.api import estimate, rigorous
 from nmi_jupyter.engine.config import EstimateConfig
+from nmi_jupyter.engine.dimensionality import DimensionalityResult
 from nmi_jupyter.engine.errors import (
     InsufficientDataError,
     InvalidDataError,
@@ -21,13 +22,19 @@ from nmi_jupyter.engine.errors import (
 from nmi_jupyter.engine.events import CancelToken, EpochEnded, RunEnded, RunStarted
 from nmi_jupyter.engine.results import EstimateResult, load
 from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord
+from nmi_jupyter.engine.sweep import dimensionality, sweep
+from nmi_jupyter.engine.sweep_result import SweepResult
 
 __all__ = [
     "__version__",
     "generators",
     "estimate",
     "rigorous",
+    "sweep",
+    "dimensionality",
     "RigorousResult",
+    "SweepResult",
+    "DimensionalityResult",
     "RunRecord",
     "load",
     "EstimateConfig",

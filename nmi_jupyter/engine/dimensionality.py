@@ -97,9 +97,7 @@ def saturation(dims: Sequence[int], curves: np.ndarray) -> Saturation:
     )
     dimension = _first_reaching(dims, mean, plateau - tol)
     rise = np.nanmax(mean[top]) - mean[top][0] if np.isfinite(mean[top][0]) else math.inf
-    reached = (
-        dimension is not None and dimension <= dims[top.start] and rise <= tol[top.start]
-    )
+    reached = dimension is not None and dimension <= dims[top.start] and rise <= tol[top.start]
     per_split = tuple(_curve_saturation(dims, curve, top) for curve in curves)
     return Saturation(
         dimension=dimension if reached else None,
@@ -274,7 +272,7 @@ class DimensionalityResult:
     def plot(self, ax=None):
         """Mean MI against embedding_dim with error bars, each split's curve faint, the
         dimension marked (a vertical line) and the plateau band.  Returns the Axes."""
-        from nmi_jupyter.engine.plots import plot_dimensionality
+        from nmi_jupyter.engine.sweep_plots import plot_dimensionality
 
         return plot_dimensionality(self, ax=ax)
 

@@ -402,9 +402,16 @@ def _format_version(value: Any) -> int | None:
 
 def _result_kinds() -> dict[str, Any]:
     # Imported here: rigorous_result builds on this module.
+    from nmi_jupyter.engine.dimensionality import DimensionalityResult
     from nmi_jupyter.engine.rigorous_result import RigorousResult
+    from nmi_jupyter.engine.sweep_result import SweepResult
 
-    return {"estimate": EstimateResult, "rigorous": RigorousResult}
+    return {
+        "estimate": EstimateResult,
+        "rigorous": RigorousResult,
+        "sweep": SweepResult,
+        "dimensionality": DimensionalityResult,
+    }
 
 
 def load(path: str | os.PathLike) -> Any:

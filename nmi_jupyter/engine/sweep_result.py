@@ -262,7 +262,7 @@ class SweepResult:
     def plot(self, ax=None):
         """MI against the first grid key with error bars, one line per value of the
         second key (matplotlib; further keys are separate lines too).  Returns the Axes."""
-        from nmi_jupyter.engine.plots import plot_sweep
+        from nmi_jupyter.engine.sweep_plots import plot_sweep
 
         return plot_sweep(self, ax=ax)
 

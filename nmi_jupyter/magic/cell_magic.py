@@ -31,7 +31,7 @@ HELP = """Estimate the mutual information I(X;Y) between two arrays with a neura
 
 Usage::
 
-    %%neuralmi X Y [--mode estimate|rigorous] [options] [-o NAME]
+    %%neuralmi X Y [--mode estimate|rigorous|sweep|dimensionality] [options] [-o NAME]
     key = value          # further options, one per line; values are Python
     ...
 
@@ -55,6 +55,11 @@ Examples::
     %neuralmi x y --epochs 20 --units nats
 
     %neuralmi x y --mode rigorous --background -o res
+
+    %%neuralmi x y --mode sweep -o sw
+    grid = {"embedding_dim": [1, 2, 4, 8]}
+
+    %neuralmi x None --mode dimensionality --splits 3     # y None: X's own dimension
 
 Session defaults: ``%config NeuralMIMagics.epochs = 100`` (overridden by the
 line, which a body line may not contradict).  Python twin: the same call is
@@ -124,24 +129,29 @@ class NeuralMIMagics(Magics, MagicDefaults):
         defaults = {name: getattr(self, name) for name in CONFIG_OPTIONS}
         options = merge_options(defaults, request.options, body_values)
         mode = options.pop("mode", "estimate")
-        if mode not in ("estimate", "rigorous"):
-            raise UsageError(f"%%neuralmi: mode must be estimate or rigorous, not {mode!r}.")
-        if mode == "estimate":
-            misplaced = sorted((request.options.keys() | body_values.keys()) & set(RIGOROUS_KEYS))
-            if misplaced:
-                raise UsageError(
-                    f"%%neuralmi: {', '.join(misplaced)} only apply to --mode rigorous."
-                )
-            # %config defaults for rigorous analyses do not concern a single estimate
-            options = {k: v for k, v in options.items() if k not in RIGOROUS_KEYS}
+        if mode not in MODES:
+            raise UsageError(f"%%neuralmi: mode must be one of {', '.join(MODES)}, not {mode!r}.")
+        taken = set(options_of(mode))
+        misplaced = sorted((request.options.keys() | body_values.keys()) & (RIGOROUS_KEYS - taken))
+        if misplaced:
+            where = ", ".join(m for m in MODES if set(misplaced) <= set(options_of(m)))
+            raise UsageError(
+                f"%%neuralmi: {', '.join(misplaced)} only apply to --mode {where or 'rigorous'}."
+            )
+        # %config defaults for other analyses do not concern this one
+        options = {k: v for k, v in options.items() if k in taken}
         if isinstance(options.get("executor"), str):
             options["executor"] = self._evaluate(options["executor"], "executor")
         x = self._evaluate(request.x, "X")
         y = self._evaluate(request.y, "Y")
-        api = nmi.rigorous if mode == "rigorous" else nmi.estimate
+        api = getattr(nmi, mode)
         live = None
         if request.quiet:
             observer = None
+        elif request.widgets and mode in _RESULT_PANELS:
+            # the live training panel draws one estimate or one rigorous analysis; a
+            # sweep shows text progress, then its result's panel
+            observer = self._progress(mode, options)
         elif request.widgets:
             live = _LivePanel(mode, options, stoppable=request.background)
             observer = live
@@ -151,6 +161,11 @@ class NeuralMIMagics(Magics, MagicDefaults):
             return self._start_background(api, x, y, observer, options, request.out, live)
         result = api(x, y, observer=observer, **options)
         self.shell.user_ns[request.out] = result
+        if request.widgets and not request.quiet and mode in _RESULT_PANELS:
+            from IPython.display import display
+
+            display(result.panel())
+            return None
         fit = self._fit_panel(result, request.out) if live is not None else None
         if live is not None:
             live.show()
@@ -238,8 +253,24 @@ class NeuralMIMagics(Magics, MagicDefaults):
         return TextProgress(total_runs=_total_runs(mode, options))
 
 
+# Analyses whose result has its own panel, shown when training ends.
+_RESULT_PANELS = ("sweep", "dimensionality")
+
+
 def _total_runs(mode: str, options: dict[str, Any]) -> int:
     """Runs an analysis will train (shuffled-pairs controls included), for progress."""
+    if mode == "dimensionality":
+        dims = options.get("embedding_dims", range(1, 13))
+        return len(list(dims)) * int(options.get("splits", 5))
+    if mode == "sweep":
+        grid = options.get("grid") or {}
+        points = 1
+        for values in grid.values():
+            points *= len(list(values)) if not isinstance(values, str) else 1
+        if options.get("rigorous"):
+            rigorous = {**options, "repeats": options.get("repeats", 1)}
+            return points * _total_runs("rigorous", rigorous)
+        return points * int(options.get("repeats", 3))
     if mode != "rigorous":
         return 1
     gammas = list(options.get("gammas", range(1, 11)))

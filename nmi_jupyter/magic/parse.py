@@ -31,7 +31,7 @@ __all__ = [
 
 MODES = ANALYSES
 # Options only an analysis other than a single estimate takes (--mode rigorous).
-RIGOROUS_KEYS = tuple(name for name in OPTIONS if name not in options_of("estimate"))
+RIGOROUS_KEYS = frozenset(name for name in OPTIONS if name not in options_of("estimate"))
 # Keys the body accepts: every option of the table, and the mode.
 BODY_KEYS = (*OPTIONS, "mode")
 
@@ -100,9 +100,21 @@ def _line_type(spec: OptionSpec):
     """How the line's text becomes a value of ``spec`` (checked later by the engine)."""
     if spec.kind == "choice":
         return _choice(spec.choices, spec.name)
-    if spec.kind in ("gammas", "gamma_subset"):
+    if spec.kind in ("gammas", "gamma_subset", "dims"):
         return parse_gammas
+    if spec.kind == "grid":
+        return _literal
     return {"int": int, "float": float}.get(spec.kind, str)
+
+
+def _literal(text: str) -> Any:
+    """A Python literal on the line (``--grid "{'lr': [0.001, 0.01]}"``)."""
+    try:
+        return ast.literal_eval(text.strip("'\""))
+    except (ValueError, SyntaxError):
+        raise argparse.ArgumentTypeError(
+            f"expected a Python literal such as {{'embedding_dim': [1, 2, 4]}}, not {text!r}"
+        ) from None
 
 
 def _line_help(spec: OptionSpec) -> str:
@@ -114,8 +126,10 @@ def _line_help(spec: OptionSpec) -> str:
 def _metavar(spec: OptionSpec) -> str | None:
     if spec.kind == "choice":
         return "{" + ",".join(spec.choices) + "}"
-    if spec.kind in ("gammas", "gamma_subset"):
+    if spec.kind in ("gammas", "gamma_subset", "dims"):
         return "1-10|1,2,4"
+    if spec.kind == "grid":
+        return "DICT"
     return {"executor": "NAME", "int": "N", "float": "X"}.get(spec.kind)
 
 
@@ -124,7 +138,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ``--kebab-case`` flag, a boolean ``--flag/--no-flag``."""
     p = _Parser(
         prog="%%neuralmi",
-        usage="%(prog)s X Y [--mode estimate|rigorous] [options] [-o NAME]",
+        usage="%(prog)s X Y [--mode estimate|rigorous|sweep|dimensionality] [options] [-o NAME]",
         add_help=False,
         allow_abbrev=False,
     )
@@ -138,7 +152,9 @@ def _build_parser() -> argparse.ArgumentParser:
     )
     groups = {
         RUN: p.add_argument_group("options of every run"),
-        ANALYSIS: p.add_argument_group("options of the rigorous analysis (--mode rigorous)"),
+        ANALYSIS: p.add_argument_group(
+            "options of the analyses of many runs (--mode rigorous, sweep, dimensionality)"
+        ),
     }
     for spec in OPTIONS.values():
         group = groups[spec.scope]

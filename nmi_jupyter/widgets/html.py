@@ -15,7 +15,15 @@ if TYPE_CHECKING:
     from nmi_jupyter.engine.rigorous_result import RigorousResult
     from nmi_jupyter.engine.verdict import Flag
 
-__all__ = ["badge", "verdict_badge", "flags_html", "rigorous_html", "estimate_html"]
+__all__ = [
+    "badge",
+    "verdict_badge",
+    "flags_html",
+    "rigorous_html",
+    "estimate_html",
+    "sweep_html",
+    "dimensionality_html",
+]
 
 # JupyterLab's theme variables, each with a fallback for other front ends.
 BADGE_COLOURS = {
@@ -75,3 +83,27 @@ def estimate_html(result: EstimateResult) -> str:
     return (
         f"<div class='nmi-result'><strong>nmi_jupyter estimate</strong><table>{rows}</table></div>"
     )
+
+
+def _summary_html(title: str, result) -> str:
+    """A result's summary (verdict lines as badges below) under a bold title."""
+    lines = [
+        line
+        for line in result.summary().splitlines()
+        if not line.startswith(("unreliable because", "warning:"))
+    ]
+    body = "<br>".join(html.escape(line) for line in lines)
+    return (
+        f"<div class='nmi-result'><strong>nmi_jupyter {title}</strong> "
+        f"{verdict_badge(result.is_reliable)}<br>{body}{flags_html(result.flags)}</div>"
+    )
+
+
+def sweep_html(result) -> str:
+    """A sweep: its summary (one line per grid point), verdict and flags as badges."""
+    return _summary_html("sweep", result)
+
+
+def dimensionality_html(result) -> str:
+    """A dimensionality analysis: the dimension, the curve, verdict and flags."""
+    return _summary_html("dimensionality", result)

@@ -1,0 +1,402 @@
+"""The public calls ``sweep`` and ``dimensionality``: MI against settings, wired.
+
+A sweep is a sequence of plans, one per grid point, trained one after another by the
+one trainer (:func:`~nmi_jupyter.engine.distribute.train`).  A :class:`Plan` holds one
+``EstimateConfig`` and the stacked trainer shares its widths, depth and optimiser
+settings across the stack, so runs of different grid points (another embedding_dim,
+lr or batch_size) cannot share a stack; within a point, the repeats (or a rigorous
+analysis's chunks, or a dimensionality analysis's splits) do, as in ``rigorous``.
+Every grid value and every point's config is checked before anything trains.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from nmi_jupyter import __version__
+from nmi_jupyter.engine.config import (
+    FIT_OPTIONS,
+    EstimateConfig,
+    check_call,
+    check_option_names,
+    check_rigorous_options,
+    make_config,
+)
+from nmi_jupyter.engine.data import as_samples, check_pair, copula_normal
+from nmi_jupyter.engine.distribute import DEFAULT_RETRIES, check_executor, describe, train
+from nmi_jupyter.engine.errors import InvalidDataError, OptionError, closest_option_hint
+from nmi_jupyter.engine.events import CancelToken, Observer
+from nmi_jupyter.engine.interrupts import deferred_interrupts
+from nmi_jupyter.engine.options import (
+    DEFAULT_EMBEDDING_DIMS,
+    DEFAULT_SPLITS,
+    DEFAULT_SWEEP_REPEATS,
+    OPTIONS,
+    RUN,
+    analysis_options,
+)
+from nmi_jupyter.engine.options_check import describe_value
+from nmi_jupyter.engine.plan import (
+    Plan,
+    View,
+    check_chunk_size,
+    renumbered,
+    repeats_plan,
+    rigorous_plan,
+)
+from nmi_jupyter.engine.reduce import reduce_rigorous, reduce_sweep_point
+from nmi_jupyter.engine.runtime import draw_seed
+from nmi_jupyter.engine.sweep_result import SweepPoint, SweepResult
+from nmi_jupyter.engine.trainer import Trained
+from nmi_jupyter.engine.verdict import PLATEAU_POINTS
+
+__all__ = ["sweep", "dimensionality", "check_grid", "check_dims", "grid_points"]
+
+SWEEP_OPTIONS = analysis_options("sweep")
+DIMENSIONALITY_OPTIONS = analysis_options("dimensionality")
+# Run options a grid may not hold: they do not change what is estimated.
+_NOT_SWEPT = {
+    "seed": "each point's runs already have their own seeds (use repeats)",
+    "units": "units only change how numbers are reported",
+    "device": "where runs train does not change the estimate",
+    "threads": "threads do not change the estimate",
+}
+# Seed stream of the random halvings of X's channels (internal dimensionality).
+HALVES_SEED_STREAM = 3000
+_SWEEPABLE = tuple(spec.name for spec in OPTIONS.values() if spec.scope == RUN)
+
+
+def check_grid(grid: Any) -> dict[str, list[Any]]:
+    """``grid`` checked: a non-empty mapping of run options to non-empty lists of
+    distinct values, each value checked by its option's row of the table; returns
+    ``{option: [plain values]}`` in the given order.  Raises :class:`OptionError`
+    (an unknown key names the closest option)."""
+    if not isinstance(grid, Mapping) or not grid:
+        raise OptionError(
+            "grid must be a dict of options to lists of values, e.g. "
+            f'{{"embedding_dim": [1, 2, 4, 8]}}, not {describe_value(grid)}.'
+        )
+    out: dict[str, list[Any]] = {}
+    for key, values in grid.items():
+        if key in _NOT_SWEPT:
+            raise OptionError(f"{key} cannot be swept: {_NOT_SWEPT[key]}.")
+        if key not in _SWEEPABLE:
+            where = " (an option of the analysis, not of its runs)" if key in OPTIONS else ""
+            raise OptionError(
+                f"grid key '{key}' is not an option of a training run{where}"
+                f"{closest_option_hint(str(key), _SWEEPABLE)}."
+            )
+        if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+            raise OptionError(
+                f"grid['{key}'] must be a list of values, e.g. [1, 2, 4], "
+                f"not {describe_value(values)}."
+            )
+        checked = [OPTIONS[key].check(value) for value in values]
+        if not checked:
+            raise OptionError(f"grid['{key}'] is empty; give at least one value.")
+        if len(set(map(repr, checked))) != len(checked):
+            raise OptionError(f"grid['{key}'] holds a value twice: {checked}.")
+        out[str(key)] = checked
+    return out
+
+
+def check_dims(values: Any) -> list[int]:
+    """Embedding dims of a dimensionality analysis: distinct integers >= 1, sorted, more
+    than :data:`~nmi_jupyter.engine.verdict.PLATEAU_POINTS` of them (the plateau is read
+    from the largest three)."""
+    if isinstance(values, str | bytes) or not isinstance(values, Iterable):
+        raise OptionError(
+            f"embedding_dims must be a list of integers such as range(1, 13), "
+            f"not {describe_value(values)}."
+        )
+    dims = sorted({OPTIONS["embedding_dim"].check(v) for v in values})
+    if len(dims) <= PLATEAU_POINTS:
+        raise OptionError(
+            f"embedding_dims needs at least {PLATEAU_POINTS + 1} distinct values (the plateau "
+            f"is read from the largest {PLATEAU_POINTS}), not {describe_value(values)}."
+        )
+    return dims
+
+
+def grid_points(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
+    """The cartesian product of ``grid``, the last key varying fastest."""
+    keys = list(grid)
+    return [dict(zip(keys, combo, strict=True)) for combo in itertools.product(*grid.values())]
+
+
+def sweep(
+    x: Any,
+    y: Any,
+    *,
+    grid: Mapping[str, Any] | None = None,
+    rigorous: bool = False,
+    repeats: int | None = None,
+    observer: Observer | None = None,
+    cancel: CancelToken | None = None,
+    config: EstimateConfig | None = None,
+    **options: Any,
+) -> SweepResult:
+    """MI at every point of a grid of settings: ``nmi.sweep(x, y, grid={"embedding_dim":
+    [1, 2, 4, 8, 16]})``.
+
+    Args:
+        x, y: paired samples, as for :func:`~nmi_jupyter.estimate`.
+        grid: ``{option: [values]}``: any option of a training run (not seed, units,
+            device, threads); several keys give their cartesian product.  Every value
+            and every point's settings are checked before anything trains.
+        rigorous: each point a full rigorous analysis (bias-corrected MI, interval,
+            verdict) instead of repeated estimates.
+        repeats: estimates per point, each with its own seed (default 3; the k-th run
+            of every point has the same seed, so the same train/validation split);
+            with ``rigorous``, runs per chunk (default 1).
+        observer, cancel: as for :func:`~nmi_jupyter.rigorous`; run ids are unique
+            across the whole sweep.  A stopped sweep keeps the finished points.
+        **options: the other options of every run (``epochs``, ``estimator``, ...) and,
+            with ``rigorous``, those of the analysis (``gammas``, ``control``, the fit's);
+            ``batched``, ``executor``, ``retries`` say where the runs train.
+
+    Returns:
+        A :class:`~nmi_jupyter.SweepResult` (``to_frame()``: one row per point).
+    """
+    check_call(config, observer, cancel)
+    check_option_names(options, SWEEP_OPTIONS)
+    if grid is None:
+        raise OptionError('nmi.sweep needs a grid, e.g. grid={"embedding_dim": [1, 2, 4, 8]}.')
+    grid = check_grid(grid)
+    rigorous = OPTIONS["rigorous"].check(rigorous)
+    default = 1 if rigorous else DEFAULT_SWEEP_REPEATS
+    repeats = OPTIONS["repeats"].check(default if repeats is None else repeats)
+    run_keys = [k for k in options if k in _SWEEPABLE]
+    analysis = {k: v for k, v in options.items() if k not in run_keys}
+    clash = sorted(set(grid) & set(run_keys))
+    if clash:
+        raise OptionError(f"{clash[0]} is both on the grid and given as an option; keep one.")
+    if not rigorous:
+        extra = sorted(set(analysis) - {"batched", "executor", "retries"})
+        if extra:
+            raise OptionError(f"{', '.join(extra)} only apply to a sweep with rigorous=True.")
+    checked = check_rigorous_options(analysis)
+    base = _seeded(make_config(config, **{k: options[k] for k in run_keys}))
+    configs = [base.replace(**point) for point in grid_points(grid)]  # every point checked
+    executor = analysis.get("executor")
+    check_executor(executor)
+    xs, ys = _marginals(*check_pair(x, y), base)
+    n = len(xs)
+    if rigorous:
+        gammas = checked.get("gammas", list(OPTIONS["gammas"].default))
+        for point_config in configs:
+            check_chunk_size(n, max(gammas), point_config)
+    train_options = {
+        "executor": executor,
+        "batched": checked.get("batched", True),
+        "retries": checked.get("retries", DEFAULT_RETRIES),
+    }
+    start = time.perf_counter()
+    points: list[SweepPoint] = []
+    stop_reason, device, first_id = "completed", "none", 0
+    for values, point_config in zip(grid_points(grid), configs, strict=True):
+        if rigorous:
+            plan = renumbered(
+                rigorous_plan(n, gammas, repeats, checked.get("control", True), point_config),
+                first_id,
+            )
+        else:
+            plan = repeats_plan(point_config, [View()] * repeats, first_run_id=first_id)
+        first_id += len(plan.runs)
+        trained = train(plan, xs, ys, observer=observer, cancel=cancel, **train_options)
+        device = trained.device if device == "none" else device
+        with deferred_interrupts():
+            if rigorous:
+                point = _rigorous_point(plan, trained, values, n, gammas, repeats, checked)
+            else:
+                point = reduce_sweep_point(plan, trained, values)
+        if point.n_runs or trained.stop_reason == "completed":
+            points.append(point)
+        if trained.stop_reason != "completed":
+            stop_reason = trained.stop_reason
+            break
+    settings = {**base.to_dict(), "batched": train_options["batched"]}
+    settings["executor"] = describe(executor)
+    return SweepResult(
+        grid=grid,
+        points=tuple(points),
+        units=base.units,
+        rigorous=rigorous,
+        repeats=repeats,
+        settings=settings,
+        n_samples=n,
+        stop_reason=stop_reason,
+        elapsed=time.perf_counter() - start,
+        device=device,
+        version=__version__,
+    )
+
+
+def _rigorous_point(
+    plan: Plan,
+    trained: Trained,
+    values: dict[str, Any],
+    n: int,
+    gammas: list[int],
+    repeats: int,
+    checked: dict[str, Any],
+) -> SweepPoint:
+    fit_request = {"exclude": checked.get("exclude"), "use": None}
+    fit_request.update({name: checked.get(name, OPTIONS[name].default) for name in FIT_OPTIONS})
+    settings = {**plan.config.to_dict(), "fit": fit_request}
+    result = reduce_rigorous(
+        plan,
+        trained,
+        n_samples=n,
+        gammas=tuple(gammas),
+        repeats=repeats,
+        fit_request=fit_request,
+        settings=settings,
+        linear=None,
+        elapsed=0.0,
+    )
+    return SweepPoint(
+        values=dict(values), units=plan.config.units, settings=settings, rigorous=result
+    )
+
+
+def dimensionality(
+    x: Any,
+    y: Any = None,
+    *,
+    embedding_dims: Iterable[int] = DEFAULT_EMBEDDING_DIMS,
+    splits: int = DEFAULT_SPLITS,
+    observer: Observer | None = None,
+    cancel: CancelToken | None = None,
+    config: EstimateConfig | None = None,
+    **options: Any,
+):
+    """How many dimensions the shared information has: MI against the embedding
+    dimension, read for its saturation point.
+
+    With ``y``: the interaction dimensionality, MI(X;Y) for each embedding_dim, one
+    curve per seeded train/validation split.  Without ``y``: the internal
+    dimensionality of one population, MI between two random halves of X's channels
+    (columns), one curve per random halving (needs at least 2 channels).
+
+    ``.dimension`` is the smallest embedding_dim whose mean MI reaches the plateau of
+    the largest dims within max(two combined standard errors, 10 % of the plateau)
+    (:func:`~nmi_jupyter.engine.dimensionality.saturation` defends the rule);
+    ``.dimension_range`` the spread of the splits' own readings.  When the curve still
+    rises at the largest dims the data cannot tell: ``.dimension`` is None, flagged
+    ``no_plateau``.  A plateau near InfoNCE's log(batch_size) ceiling is flagged
+    ``ceiling`` (the flat part may be the cap): use estimator="smile" or a larger
+    batch_size.
+
+    Args:
+        x, y: samples in rows; y None for the internal dimensionality.
+        embedding_dims: at least four distinct dims (default 1..12).
+        splits: curves (>= 2), each with its own seed.
+        observer, cancel: as for :func:`sweep`.
+        **options: the options of every run (not embedding_dim, which is swept), and
+            ``batched``, ``executor``, ``retries``.
+
+    Returns:
+        A :class:`~nmi_jupyter.DimensionalityResult`.
+    """
+    from nmi_jupyter.engine.dimensionality import DimensionalityResult
+
+    check_call(config, observer, cancel)
+    check_option_names(options, DIMENSIONALITY_OPTIONS)
+    if "embedding_dim" in options:
+        raise OptionError(
+            "embedding_dim is what a dimensionality analysis varies; give embedding_dims."
+        )
+    dims = OPTIONS["embedding_dims"].check(embedding_dims)
+    splits = OPTIONS["splits"].check(splits)
+    run_keys = [k for k in options if k in _SWEEPABLE]
+    checked = check_rigorous_options({k: v for k, v in options.items() if k not in run_keys})
+    base = _seeded(make_config(config, **{k: options[k] for k in run_keys}))
+    configs = [base.replace(embedding_dim=d) for d in dims]
+    check_executor(checked.get("executor"))
+    if y is None:
+        xs = as_samples(x, "x")
+        if xs.shape[1] < 2:
+            raise InvalidDataError(
+                "The internal dimensionality splits X's channels into two halves, so X needs "
+                f"at least 2 columns, not {xs.shape[1]}; give y for the interaction "
+                "dimensionality."
+            )
+        xs, _ = _marginals(xs, xs[:, :1], base)
+        ys = xs
+        views = _channel_halves(xs.shape[1], splits, base.seed)
+        x_dim, y_dim = len(views[0].x_columns), len(views[0].y_columns)
+    else:
+        xs, ys = _marginals(*check_pair(x, y), base)
+        views = [View()] * splits
+        x_dim, y_dim = xs.shape[1], ys.shape[1]
+    train_options = {
+        "executor": checked.get("executor"),
+        "batched": checked.get("batched", True),
+        "retries": checked.get("retries", DEFAULT_RETRIES),
+    }
+    start = time.perf_counter()
+    points: list[SweepPoint] = []
+    stop_reason, device = "completed", "none"
+    for k, (dim, point_config) in enumerate(zip(dims, configs, strict=True)):
+        plan = repeats_plan(point_config, views, first_run_id=k * splits)
+        trained = train(plan, xs, ys, observer=observer, cancel=cancel, **train_options)
+        device = trained.device if device == "none" else device
+        with deferred_interrupts():
+            point = reduce_sweep_point(plan, trained, {"embedding_dim": dim})
+        if point.n_runs or trained.stop_reason == "completed":
+            points.append(point)
+        if trained.stop_reason != "completed":
+            stop_reason = trained.stop_reason
+            break
+    settings = {**base.to_dict(), "batched": train_options["batched"]}
+    settings["executor"] = describe(train_options["executor"])
+    result = SweepResult(
+        grid={"embedding_dim": dims},
+        points=tuple(points),
+        units=base.units,
+        rigorous=False,
+        repeats=splits,
+        settings=settings,
+        n_samples=len(xs),
+        stop_reason=stop_reason,
+        elapsed=time.perf_counter() - start,
+        device=device,
+        version=__version__,
+    )
+    mode = "internal" if y is None else "interaction"
+    return DimensionalityResult(mode=mode, sweep=result, splits=splits, x_dim=x_dim, y_dim=y_dim)
+
+
+def _channel_halves(channels: int, splits: int, seed: int) -> list[View]:
+    """``splits`` random halvings of ``channels`` columns (seeded by ``seed``): x the
+    first half, y the rest (one more when odd); the same widths for every split, so the
+    runs of one embedding_dim stack."""
+    half = channels // 2
+    views = []
+    for s in range(splits):
+        stream = np.random.SeedSequence([seed, HALVES_SEED_STREAM, s])
+        order = np.random.default_rng(stream).permutation(channels)
+        views.append(
+            View(
+                x_columns=tuple(sorted(map(int, order[:half]))),
+                y_columns=tuple(sorted(map(int, order[half:]))),
+            )
+        )
+    return views
+
+
+def _marginals(
+    xs: np.ndarray, ys: np.ndarray, config: EstimateConfig
+) -> tuple[np.ndarray, np.ndarray]:
+    """Rank-Gaussianised when ``copula``, before any view, as ``estimate`` does."""
+    return (copula_normal(xs), copula_normal(ys)) if config.copula else (xs, ys)
+
+
+def _seeded(config: EstimateConfig) -> EstimateConfig:
+    return config if config.seed is not None else config.replace(seed=draw_seed())
