@@ -44,6 +44,7 @@ __all__ = [
     "student_t_mi",
     "rho_for_student_t_mi",
     "transform_marginals",
+    "latent_channels",
 ]
 
 _UNITS = ("bits", "nats")
@@ -455,3 +456,58 @@ def _mi_nats(mi: Any, units: str) -> float:
     if not ok or mi < 0:
         raise OptionError(f"mi must be a finite number >= 0, not {mi!r}.")
     return float(mi) * NATS_PER_BIT if units == "bits" else float(mi)
+
+
+def latent_channels(
+    n: int,
+    latent_dim: int = 2,
+    channels: int = 40,
+    *,
+    noise: float = 0.3,
+    pair: bool = True,
+    seed: int | None = None,
+    map_seed: int = 12345,
+) -> tuple[np.ndarray, np.ndarray] | np.ndarray:
+    """Data whose shared information has a known dimension: a ``latent_dim``-dimensional
+    standard normal latent z seen through many noisy nonlinear channels.
+
+    Channel c is ``tanh(w_c · z + b_c) + noise * e_c``, with fixed random directions
+    w_c (unit norm times 1.5) and offsets b_c drawn from ``map_seed``, and independent
+    standard normal noise e_c.  With ``pair`` (default), x and y are two such
+    populations of ``channels`` channels each, reading the same z through different
+    channels: the interaction dimensionality of (x, y) is ``latent_dim``.  Without
+    ``pair``, one population x of ``channels`` channels: any two halves of its channels
+    share exactly the latent, so its internal dimensionality is ``latent_dim``.
+
+    Args:
+        n: samples (>= 1).
+        latent_dim: dimension of the shared latent (>= 1).
+        channels: channels of each population (>= latent_dim; about 20 per latent
+            dimension read it well).
+        noise: standard deviation of each channel's independent noise (>= 0).
+        pair: return (x, y) when True, x alone when False.
+        seed: seed of the latent and the noise; ``map_seed`` fixes the channels.
+
+    Returns:
+        (x, y), each float64 (n, channels); or x alone.
+    """
+    n = _check_count("n", n)
+    latent_dim = _check_count("latent_dim", latent_dim)
+    channels = _check_count("channels", channels)
+    if channels < latent_dim:
+        raise OptionError(f"channels ({channels}) must be >= latent_dim ({latent_dim}).")
+    if not (isinstance(noise, int | float) and math.isfinite(noise) and noise >= 0):
+        raise OptionError(f"noise must be a finite number >= 0, not {noise!r}.")
+    map_seed = _check_count("map_seed", map_seed, minimum=0)
+    rng = np.random.default_rng(seed)
+    z = rng.standard_normal((n, latent_dim))
+
+    def population(stream: int) -> np.ndarray:
+        params = np.random.default_rng((map_seed, 100 + stream))
+        w = params.standard_normal((latent_dim, channels))
+        w *= 1.5 / np.linalg.norm(w, axis=0, keepdims=True)
+        b = params.uniform(-0.5, 0.5, size=channels)
+        return np.tanh(z @ w + b) + noise * rng.standard_normal((n, channels))
+
+    x = population(0)
+    return (x, population(1)) if pair else x

@@ -73,6 +73,10 @@ SAMPLES = {
     "control": (False, None),
     "executor": (POOL, "pool"),
     "retries": (1, "1"),
+    "grid": ({"embedding_dim": [1, 2]}, "{'embedding_dim':[1,2]}"),
+    "rigorous": (True, None),
+    "embedding_dims": ([1, 2, 3, 4], "1-4"),
+    "splits": (3, "3"),
 }
 
 # The same values as numpy scalars and arrays (floats exactly representable in float32).
@@ -135,6 +139,8 @@ def ip(monkeypatch):
 
     monkeypatch.setattr(nmi, "rigorous", capture)
     monkeypatch.setattr(nmi, "estimate", capture)
+    monkeypatch.setattr(nmi, "sweep", capture)
+    monkeypatch.setattr(nmi, "dimensionality", capture)
     shell.calls = calls
     yield shell
     for c in shell.configurables:
@@ -145,9 +151,14 @@ def ip(monkeypatch):
     shell.run_line_magic("unload_ext", "nmi_jupyter")
 
 
-def _through_the_magic(ip, line: str = "", body: str = "") -> dict:
+def _mode_of(name: str) -> str:
+    """An analysis that takes option ``name`` (rigorous when it does)."""
+    return next(m for m in ("rigorous", "sweep", "dimensionality") if name in options_of(m))
+
+
+def _through_the_magic(ip, line: str = "", body: str = "", mode: str = "rigorous") -> dict:
     ip.calls.clear()
-    assert ip.run_cell_magic("neuralmi", f"x y --mode rigorous --quiet {line}", body or "#")
+    assert ip.run_cell_magic("neuralmi", f"x y --mode {mode} --quiet {line}", body or "#")
     (options,) = ip.calls
     return options
 
@@ -178,7 +189,8 @@ def test_rigorous_signature_matches_the_table():
         default = OPTIONS[p.name].default
         assert p.default == default or list(p.default) == list(default), p.name
     assert OPTIONS["retries"].default == distribute.DEFAULT_RETRIES
-    assert set(options_of("rigorous")) == set(OPTIONS)
+    sweep_only = {"grid", "rigorous", "embedding_dims", "splits"}  # issue 19
+    assert set(options_of("rigorous")) == set(OPTIONS) - sweep_only
     assert set(options_of("estimate")) == {s.name for s in run_options()}
 
 
@@ -208,11 +220,13 @@ def test_old_spellings_still_work():
 def test_every_option_is_accepted_identically_at_all_four_doors(ip, name):
     value, text = SAMPLES[name]
     api = _api_value(name, value)
-    line = _through_the_magic(ip, line=_line_words(name, value, text))[name]
-    body = _through_the_magic(ip, body=f"{name} = {_body_source(name, value)}")[name]
+    mode = _mode_of(name)
+    line = _through_the_magic(ip, line=_line_words(name, value, text), mode=mode)[name]
+    body = _through_the_magic(ip, body=f"{name} = {_body_source(name, value)}", mode=mode)
+    body = body[name]
     source = "'pool'" if name == "executor" else repr(value)  # %config takes a name
     ip.run_line_magic("config", f"NeuralMIMagics.{name} = {source}")
-    config = _through_the_magic(ip)[name]
+    config = _through_the_magic(ip, mode=mode)[name]
     if name == "executor":  # a notebook name at the magic's doors, the object in the API
         assert api is line is body is config is POOL
     else:
@@ -243,7 +257,7 @@ def test_options_land_in_the_result_settings():
     """A tiny real analysis with every option at its sample value: the result records
     each one as the engine took it."""
     x, y = nmi.generators.correlated_gaussians(600, 2, 1.0, seed=0)
-    given = {name: value for name, (value, _) in SAMPLES.items()}
+    given = {name: value for name, (value, _) in SAMPLES.items() if name in options_of("rigorous")}
     given["threads"] = 1  # the machine is shared
     result = nmi.rigorous(x, y, **given)
     settings = result.settings
