@@ -24,11 +24,9 @@ from nmi_jupyter.engine.verdict import (
     DIMENSION_Z,
     PLATEAU_POINTS,
     Flag,
+    Verdict,
     dimensionality_flags,
-    is_reliable,
     partition_sizes,
-    reasons_of,
-    warnings_of,
 )
 
 __all__ = ["Saturation", "saturation", "DimensionalityResult"]
@@ -123,7 +121,7 @@ def _curve_saturation(dims: list[int], curve: np.ndarray, top: slice) -> int | N
 
 
 @dataclass(frozen=True)
-class DimensionalityResult:
+class DimensionalityResult(Verdict):
     """MI against the embedding dimension and the dimension where it saturates
     (``nmi.dimensionality``).
 
@@ -202,18 +200,6 @@ class DimensionalityResult:
         )
         partial = tuple(f for f in self.sweep.flags if f.code == "partial")
         return own + partial
-
-    @property
-    def is_reliable(self) -> bool:
-        return is_reliable(self.flags)
-
-    @property
-    def reasons(self) -> tuple[str, ...]:
-        return reasons_of(self.flags)
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        return warnings_of(self.flags)
 
     def to_frame(self):
         """One row per embedding dimension (pandas): ``embedding_dim``, ``mi`` (mean over

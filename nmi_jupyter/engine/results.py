@@ -40,13 +40,11 @@ from nmi_jupyter.engine.options_check import describe_value
 from nmi_jupyter.engine.units import from_nats
 from nmi_jupyter.engine.verdict import (
     Flag,
+    Verdict,
     ceiling_text,
     ceilings,
     estimate_flags,
-    is_reliable,
     near_ceiling,
-    reasons_of,
-    warnings_of,
 )
 
 __all__ = ["History", "EstimateResult", "load", "FORMAT_NAME", "FORMAT_VERSION"]
@@ -87,7 +85,7 @@ class History:
 
 
 @dataclass(frozen=True)
-class EstimateResult:
+class EstimateResult(Verdict):
     """The outcome of one training run (``nmi_jupyter.estimate``).
 
     Attributes:
@@ -147,18 +145,6 @@ class EstimateResult:
     def flags(self) -> tuple[Flag, ...]:
         """Every finding about this result, most serious first (computed once)."""
         return estimate_flags(self)
-
-    @property
-    def is_reliable(self) -> bool:
-        return is_reliable(self.flags)
-
-    @property
-    def reasons(self) -> tuple[str, ...]:
-        return reasons_of(self.flags)
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        return warnings_of(self.flags)
 
     @property
     def stopped(self) -> bool:

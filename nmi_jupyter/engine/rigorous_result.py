@@ -26,11 +26,9 @@ from nmi_jupyter.engine.results import (
 )
 from nmi_jupyter.engine.verdict import (
     Flag,
+    Verdict,
     control_estimate,
-    is_reliable,
-    reasons_of,
     rigorous_flags,
-    warnings_of,
 )
 
 __all__ = ["RunRecord", "RigorousResult", "fit_runs"]
@@ -73,7 +71,7 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
-class RigorousResult:
+class RigorousResult(Verdict):
     """Bias-corrected MI from runs on gamma = 1..G equal chunks, extrapolated to gamma = 0.
 
     ``mi`` is the intercept of the weighted line MI(gamma) = I + a*gamma, in
@@ -169,18 +167,6 @@ class RigorousResult:
         (:func:`~nmi_jupyter.engine.verdict.rigorous_flags`; computed once per result:
         a frozen result's flags cannot change, ``refit`` makes a new one)."""
         return rigorous_flags(self)
-
-    @property
-    def is_reliable(self) -> bool:
-        return is_reliable(self.flags)
-
-    @property
-    def reasons(self) -> tuple[str, ...]:
-        return reasons_of(self.flags)
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        return warnings_of(self.flags)
 
     @property
     def linear_mi(self) -> float:

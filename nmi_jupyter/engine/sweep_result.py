@@ -14,12 +14,10 @@ from nmi_jupyter.engine.results import float_out, save_json, saved_fields
 from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord
 from nmi_jupyter.engine.verdict import (
     Flag,
-    is_reliable,
+    Verdict,
     most_serious_first,
-    reasons_of,
     sweep_flags,
     sweep_point_flags,
-    warnings_of,
 )
 
 __all__ = ["SweepPoint", "SweepResult", "point_label"]
@@ -31,7 +29,7 @@ def point_label(values: dict[str, Any]) -> str:
 
 
 @dataclass(frozen=True)
-class SweepPoint:
+class SweepPoint(Verdict):
     """One grid point: its setting ``values`` (grid key -> value), and either its
     ``runs`` (repeated estimates on all samples, their own seeds) or, in a rigorous
     sweep, its ``rigorous`` analysis.  ``settings``: every option of its runs."""
@@ -78,14 +76,6 @@ class SweepPoint:
             return self.rigorous.flags
         return sweep_point_flags(self.runs, self.settings, self.units)
 
-    @property
-    def is_reliable(self) -> bool:
-        return is_reliable(self.flags)
-
-    @property
-    def reasons(self) -> tuple[str, ...]:
-        return reasons_of(self.flags)
-
     def to_dict(self) -> dict[str, Any]:
         return {
             "values": dict(self.values),
@@ -110,7 +100,7 @@ class SweepPoint:
 
 
 @dataclass(frozen=True)
-class SweepResult:
+class SweepResult(Verdict):
     """MI against one or more settings (``nmi.sweep``): one :class:`SweepPoint` per point
     of the cartesian product of ``grid`` (in the grid's order, the last key fastest).
 
@@ -163,18 +153,6 @@ class SweepResult:
             where = point_label(point.values)
             flags += [Flag(f.code, f"at {where}: {f.message}", f.unreliable) for f in point.flags]
         return most_serious_first(flags)
-
-    @property
-    def is_reliable(self) -> bool:
-        return is_reliable(self.flags)
-
-    @property
-    def reasons(self) -> tuple[str, ...]:
-        return reasons_of(self.flags)
-
-    @property
-    def warnings(self) -> tuple[str, ...]:
-        return warnings_of(self.flags)
 
     # ----- tables -----
     def to_frame(self):

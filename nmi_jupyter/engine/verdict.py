@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Flag",
+    "Verdict",
     "reasons_of",
     "warnings_of",
     "is_reliable",
@@ -99,6 +100,25 @@ def warnings_of(flags: Iterable[Flag]) -> tuple[str, ...]:
 def is_reliable(flags: Iterable[Flag]) -> bool:
     """True when no flag makes the result unreliable."""
     return not any(f.unreliable for f in flags)
+
+
+class Verdict:
+    """The verdict surface every result shares, read off its ``flags`` property:
+    ``is_reliable``, ``reasons`` (the unreliable flags' sentences) and ``warnings``."""
+
+    __slots__ = ()
+
+    @property
+    def is_reliable(self) -> bool:
+        return is_reliable(self.flags)  # type: ignore[attr-defined]
+
+    @property
+    def reasons(self) -> tuple[str, ...]:
+        return reasons_of(self.flags)  # type: ignore[attr-defined]
+
+    @property
+    def warnings(self) -> tuple[str, ...]:
+        return warnings_of(self.flags)  # type: ignore[attr-defined]
 
 
 def most_serious_first(flags: Iterable[Flag]) -> tuple[Flag, ...]:
