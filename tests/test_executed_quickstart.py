@@ -22,9 +22,11 @@ def test_every_widget_output_of_the_executed_quickstart_carries_a_picture(tmp_pa
     env_before = os.environ.get("NMI_QUICK")
     os.environ["NMI_QUICK"] = "1"  # the kernel inherits it: a few epochs, small data
     try:
-        nbclient.NotebookClient(
-            book, timeout=600, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}}
-        ).execute()
+        resources = {"metadata": {"path": str(tmp_path)}}
+        client = nbclient.NotebookClient(
+            book, timeout=600, kernel_name="python3", resources=resources
+        )
+        client.execute()
     finally:
         if env_before is None:
             os.environ.pop("NMI_QUICK", None)
@@ -40,6 +42,10 @@ def test_every_widget_output_of_the_executed_quickstart_carries_a_picture(tmp_pa
     assert widget_outputs, "the quickstart shows no widget"
     bare = [o for o in widget_outputs if "image/png" not in o["data"]]
     assert not bare, f"{len(bare)} of {len(widget_outputs)} widget outputs have no picture"
-    text = "".join(o.get("data", {}).get("text/plain", "") for c in book.cells
-                   if c.cell_type == "code" for o in c.outputs)
+    text = "".join(
+        o.get("data", {}).get("text/plain", "")
+        for c in book.cells
+        if c.cell_type == "code"
+        for o in c.outputs
+    )
     assert "FitPanel(children" not in text

@@ -23,6 +23,7 @@ A case that raises prints an error row and the run goes on.
 from __future__ import annotations
 
 import argparse
+import ast
 import fnmatch
 import json
 import math
@@ -262,6 +263,14 @@ def main(argv: list[str] | None = None) -> int:
         help="rigorous(copula=False): raw (standardised) inputs instead of the default ranks",
     )
     parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an option given to every rigorous() call (a Python literal), e.g. "
+        "--set n_layers=1 --set spectral_norm=True; repeatable",
+    )
+    parser.add_argument(
         "--save-dir",
         type=Path,
         help="save every RigorousResult here as JSON (for recalibrate.py: refit, no training)",
@@ -270,6 +279,13 @@ def main(argv: list[str] | None = None) -> int:
     estimators = [e.strip() for e in args.estimators.split(",") if e.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     cases = QUICK if args.quick else DEFAULT
+    settings = {}
+    for item in args.set:
+        name, _, value = item.partition("=")
+        try:
+            settings[name.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            settings[name.strip()] = value.strip()
     if args.cases:
         wanted = [w.strip() for w in args.cases.split(",") if w.strip()]
         cases = tuple(c for c in cases if any(fnmatch.fnmatchcase(c.name, w) for w in wanted))
@@ -294,7 +310,7 @@ def main(argv: list[str] | None = None) -> int:
         for case in cases:
             for est in estimators:
                 for seed in seeds:
-                    extra = {"copula": False} if args.no_copula else None
+                    extra = {**({"copula": False} if args.no_copula else {}), **settings}
                     row = run_case(case, est, seed, args.save_dir, extra)
                     rows.append(row)
                     print(format_row(row), flush=True)

@@ -28,6 +28,7 @@ from nmi_jupyter.engine.bounds import get_bound
 from nmi_jupyter.engine.config import EstimateConfig
 from nmi_jupyter.engine.events import CancelToken, Observer
 from nmi_jupyter.engine.interrupts import deferred_interrupts
+from nmi_jupyter.engine.memory import PAIR_MLP_CRITICS
 from nmi_jupyter.engine.models import build_critic, eval_pair_bytes, stacked_scores
 from nmi_jupyter.engine.run_state import Checkpoint, RunState, TrainOutcome
 from nmi_jupyter.engine.runs import PreparedRun
@@ -38,13 +39,13 @@ __all__ = ["train_batched", "StackedAdam", "max_stack"]
 
 _BETAS = (0.9, 0.999)
 _EPS = 1e-8
-# Activation memory one stack may use; concat critics build (K, B, B, hidden).
+# Activation memory one stack may use; concat and hybrid critics build (K, B, B, hidden).
 _MEMORY_BUDGET = 256 * 2**20
 
 
 def max_stack(config: EstimateConfig, block: int) -> int:
     """How many runs fit in one stack when scoring ``block`` x ``block`` pairs."""
-    width = config.hidden_dim if config.critic == "concat" else 1
+    width = config.hidden_dim if config.critic in PAIR_MLP_CRITICS else 1
     per_run = block * block * width * 4 * 4  # float32, about four live copies with autograd
     return max(1, _MEMORY_BUDGET // per_run)
 

@@ -91,7 +91,8 @@ class EstimateConfig:
         hidden_dim, n_layers, embedding_dim, activation: the MLPs.
         spectral_norm: divide each hidden layer's weight by its largest singular value
             (torch's ``parametrizations.spectral_norm``: one power iteration per
-            training step); separable and bilinear critics.
+            training step); the embedding MLPs of the separable, bilinear and hybrid
+            critics.
         weight_decay: decoupled weight decay (AdamW) of every critic parameter.
         split: ``random`` for i.i.d. samples, ``blocked`` (last block is the
             validation set) for time series.
@@ -153,7 +154,8 @@ class EstimateConfig:
             self._set(spec.name, spec.check(getattr(self, spec.name)))
         if self.spectral_norm and self.critic == "concat":
             raise OptionError(
-                "spectral_norm applies to the separable and bilinear critics, not to concat."
+                "spectral_norm applies to the embedding MLPs of the separable, bilinear and "
+                "hybrid critics, not to the concat critic."
             )
         # Last, once every field is valid: a training step must fit the memory budget.
         from nmi_jupyter.engine.memory import check_score_memory

@@ -26,6 +26,7 @@ from nmi_jupyter.engine.errors import OptionError
 
 __all__ = [
     "SCORE_MEMORY_BUDGET",
+    "PAIR_MLP_CRITICS",
     "pair_bytes",
     "training_bytes",
     "max_batch_size",
@@ -46,12 +47,15 @@ _SCORE_COPIES = 6
 # The concat critic also keeps (B, B, hidden_dim) activations: measured at B = 256,
 # hidden_dim 64, about 2 * n_layers + 1 of them while training and 2-3 in evaluation.
 _CONCAT_EVAL_LAYERS = 3
+# Critics that run an MLP on every pair (the hybrid critic's pair MLP on the embeddings
+# has the concat critic's shapes per pair: its (B, B, hidden_dim) activations).
+PAIR_MLP_CRITICS = ("concat", "hybrid")
 
 
 def pair_bytes(critic: str, hidden_dim: int, n_layers: int, training: bool) -> int:
     """Bytes per scored pair (i, j) at the peak of a training step or an evaluation."""
     floats = _SCORE_COPIES
-    if critic == "concat":
+    if critic in PAIR_MLP_CRITICS:
         layers = 2 * n_layers + 2 if training else _CONCAT_EVAL_LAYERS
         floats += hidden_dim * layers
     return _FLOAT * floats
@@ -82,7 +86,7 @@ def check_score_memory(config: Any) -> None:
     """
     need = training_bytes(config)
     if need > SCORE_MEMORY_BUDGET:
-        critic = f" with the {config.critic} critic" if config.critic == "concat" else ""
+        critic = f" with the {config.critic} critic" if config.critic in PAIR_MLP_CRITICS else ""
         raise OptionError(
             f"batch_size={config.batch_size}{critic} would need about {_gib(need)} for each "
             f"training step's {config.batch_size} x {config.batch_size} score matrix, over the "

@@ -21,6 +21,7 @@ __all__ = [
     "SeparableCritic",
     "BilinearCritic",
     "ConcatCritic",
+    "HybridCritic",
     "build_critic",
     "stacked_scores",
     "stacked_spectral_normalised",
@@ -110,6 +111,35 @@ class ConcatCritic(nn.Module):
         return self.rest(hidden).squeeze(-1)
 
 
+class HybridCritic(nn.Module):
+    """f(x, y) = MLP([g(x); h(y)]) on all n² pairs of embeddings.
+
+    Each side is squeezed through an embedding of width ``embedding_dim`` (the
+    bottleneck stays explicit), then a small MLP (``hidden_dim``, ``n_layers``) scores
+    every pair of embeddings, so cross-view interactions stay nonlinear: a term in
+    g(x) or h(y) alone (InfoNCE's optimal critic carries log p(y)) costs no extra
+    embedding dimension, as it does for g(x)·h(y).  The pair MLP is a
+    :class:`ConcatCritic` on the embeddings (its first layer split, so the
+    concatenated pairs are never built).
+    """
+
+    def __init__(
+        self,
+        g: nn.Module,
+        h: nn.Module,
+        embedding_dim: int,
+        hidden_dim: int,
+        n_layers: int,
+        activation: str,
+    ) -> None:
+        super().__init__()
+        self.g, self.h = g, h
+        self.pair = ConcatCritic(embedding_dim, embedding_dim, hidden_dim, n_layers, activation)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+        return self.pair(self.g(x), self.h(y))
+
+
 def build_critic(config: EstimateConfig, x_dim: int, y_dim: int) -> nn.Module:
     """The critic named by ``config.critic`` for inputs of the given widths."""
     if config.critic == "concat":
@@ -119,14 +149,16 @@ def build_critic(config: EstimateConfig, x_dim: int, y_dim: int) -> nn.Module:
     h = mlp(y_dim, *sizes, spectral_norm=config.spectral_norm)
     if config.critic == "bilinear":
         return BilinearCritic(g, h, config.embedding_dim)
+    if config.critic == "hybrid":
+        return HybridCritic(g, h, *sizes)
     return SeparableCritic(g, h)
 
 
 def stacked_scores(
     config: EstimateConfig,
 ) -> Callable[..., torch.Tensor] | None:
-    """A direct batched-matmul form of the separable and bilinear critics for K stacked
-    runs: ``f(state, x (K, B, dx), y (K, B, dy), training=False) -> scores (K, B, B)``,
+    """A direct batched-matmul form of the separable, bilinear and hybrid critics for K
+    stacked runs: ``f(state, x (K, B, dx), y (K, B, dy), training=False) -> scores (K, B, B)``,
     with ``state`` the parameters and buffers named as ``stack_module_state`` names
     those of the modules built by :func:`build_critic`.
 
@@ -166,9 +198,29 @@ def stacked_scores(
         params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, training: bool = False
     ) -> torch.Tensor:
         gx, hy = embed(params, "g", x, training), embed(params, "h", y, training)
+        if config.critic == "hybrid":
+            return pair_scores(params, gx, hy)
         if config.critic == "bilinear":
             gx = torch.bmm(gx, params["weight"])
         return torch.bmm(gx, hy.transpose(1, 2))
+
+    def pair_scores(
+        state: dict[str, torch.Tensor], gx: torch.Tensor, hy: torch.Tensor
+    ) -> torch.Tensor:
+        # The hybrid critic's pair MLP (a ConcatCritic named "pair"): (K, B, B', hidden)
+        # activations, then its remaining layers on every pair at once.
+        a = torch.baddbmm(
+            state["pair.x_in.bias"].unsqueeze(1), gx, state["pair.x_in.weight"].transpose(1, 2)
+        )
+        b = torch.bmm(hy, state["pair.y_in.weight"].transpose(1, 2))
+        h = act(a[:, :, None, :] + b[:, None, :, :])
+        for i in range(depth):
+            layer = f"pair.rest.{2 * i}"
+            weight = state[f"{layer}.weight"].transpose(1, 2).unsqueeze(1)
+            h = torch.matmul(h, weight) + state[f"{layer}.bias"][:, None, None, :]
+            if i < depth - 1:
+                h = act(h)
+        return h.squeeze(-1)
 
     return scores
 
@@ -182,14 +234,10 @@ def stacked_spectral_normalised(
     then sigma = u·(W v) with u, v held constant, and W / sigma carries the gradient."""
     if training:
         with torch.no_grad():
-            u.copy_(F.normalize(torch.bmm(weight, v.unsqueeze(-1)).squeeze(-1), dim=-1, eps=_SN_EPS))
-            v.copy_(
-                F.normalize(
-                    torch.bmm(weight.transpose(1, 2), u.unsqueeze(-1)).squeeze(-1),
-                    dim=-1,
-                    eps=_SN_EPS,
-                )
-            )
+            wv = torch.bmm(weight, v.unsqueeze(-1)).squeeze(-1)
+            u.copy_(F.normalize(wv, dim=-1, eps=_SN_EPS))
+            wu = torch.bmm(weight.transpose(1, 2), u.unsqueeze(-1)).squeeze(-1)
+            v.copy_(F.normalize(wu, dim=-1, eps=_SN_EPS))
     u, v = u.clone(), v.clone()
     sigma = (u * torch.bmm(weight, v.unsqueeze(-1)).squeeze(-1)).sum(-1)
     return weight / sigma[:, None, None]
@@ -198,9 +246,14 @@ def stacked_spectral_normalised(
 def eval_pair_bytes(params: Mapping[str, torch.Tensor]) -> int:
     """Peak bytes per scored pair when evaluating the critic with these parameters
     (``named_parameters()`` of a critic, or its stacked form with a leading run dim):
-    the concat critic's hidden activations per pair count, read off its shapes."""
-    if "x_in.weight" not in params:
+    the concat critic's hidden activations per pair count, read off its shapes (the
+    hybrid critic's pair MLP, a concat critic named ``pair``, alike)."""
+    first = next((name for name in params if name.endswith("x_in.weight")), None)
+    if first is None:
         return pair_bytes("separable", 0, 0, training=False)
-    hidden = params["x_in.weight"].shape[-2]
-    n_layers = sum(1 for name in params if name.startswith("rest.") and name.endswith(".weight"))
+    prefix = first[: -len("x_in.weight")]
+    hidden = params[first].shape[-2]
+    n_layers = sum(
+        1 for name in params if name.startswith(f"{prefix}rest.") and name.endswith(".weight")
+    )
     return pair_bytes("concat", hidden, n_layers, training=False)

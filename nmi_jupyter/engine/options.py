@@ -62,7 +62,7 @@ ANALYSES = ("estimate", "rigorous", "sweep", "dimensionality")
 RUN, ANALYSIS = "run", "analysis"
 
 ESTIMATORS = ("infonce", "nwj", "tuba", "js", "smile")
-CRITICS = ("separable", "bilinear", "concat")
+CRITICS = ("separable", "bilinear", "concat", "hybrid")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh")
 SPLITS = ("random", "blocked")
 UNITS = ("bits", "nats")
@@ -234,7 +234,8 @@ _TABLE = (
     _choice(
         "critic",
         CRITICS,
-        "separable g(x)·h(y), bilinear g(x)ᵀWh(y), or concat (an MLP on (x, y) pairs)",
+        "separable g(x)·h(y), bilinear g(x)ᵀWh(y), concat (an MLP on (x, y) pairs), or "
+        "hybrid (an MLP on pairs of embeddings (g(x), h(y)): nonlinear, bottleneck explicit)",
     ),
     _int("epochs", DEFAULT_EPOCHS, 1, "most epochs; early stopping usually ends sooner"),
     _int(
@@ -268,7 +269,7 @@ _TABLE = (
         DEFAULT_SPECTRAL_NORM,
         "divide each hidden layer's weight by its largest singular value (one power "
         "iteration per training step), as the reference library does by default; "
-        "separable and bilinear critics",
+        "the embeddings of the separable, bilinear and hybrid critics",
     ),
     OptionSpec(
         "weight_decay",

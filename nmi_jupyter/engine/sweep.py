@@ -69,6 +69,13 @@ _NOT_SWEPT = {
 # Seed stream of the random halvings of X's channels (internal dimensionality).
 HALVES_SEED_STREAM = 3000
 _SWEEPABLE = tuple(spec.name for spec in OPTIONS.values() if spec.scope == RUN)
+# The runs of a dimensionality analysis, unless given (issue 19; measured in README,
+# "Sweeps and dimensionality"): a hybrid critic, whose pair MLP carries InfoNCE's term in
+# y alone without an extra embedding dimension, as a separable or bilinear critic
+# cannot (they read one dimension too many); it learns the latent's dimensions in
+# stages, plateau after plateau, so a larger lr and patience let it reach the last one.
+DIMENSIONALITY_CRITIC = "hybrid"
+HYBRID_DIMENSIONALITY_DEFAULTS = {"lr": 2e-3, "patience": 20}
 
 
 def check_grid(grid: Any) -> dict[str, list[Any]]:
@@ -284,6 +291,15 @@ def dimensionality(
     dimensionality of one population, MI between two random halves of X's channels
     (columns), one curve per random halving (needs at least 2 channels).
 
+    The runs use ``critic="hybrid"`` (each side squeezed through an embedding of the
+    swept width, then an MLP scoring the pair of embeddings) with ``lr=2e-3`` and
+    ``patience=20`` unless given: a separable or bilinear critic needs one embedding
+    dimension more than the latent for the term in y alone of InfoNCE's optimal
+    critic, so its curve keeps rising one dimension past the latent and reads one too
+    many (measured: 3 for a 2-dimensional latent, where the hybrid critic reads 2;
+    README, "Sweeps and dimensionality").  Give ``critic=...`` to override (then lr and
+    patience keep their usual defaults), or a ``config`` (used as it is).
+
     ``.dimension`` is the smallest embedding_dim whose mean MI reaches the plateau of
     the largest dims within max(two combined standard errors, 10 % of the plateau)
     (:func:`~nmi_jupyter.engine.dimensionality.saturation` defends the rule);
@@ -316,7 +332,8 @@ def dimensionality(
     splits = OPTIONS["splits"].check(splits)
     run_keys = [k for k in options if k in _SWEEPABLE]
     checked = check_rigorous_options({k: v for k, v in options.items() if k not in run_keys})
-    base = _seeded(make_config(config, **{k: options[k] for k in run_keys}))
+    run = _dimensionality_run_options(config, {k: options[k] for k in run_keys})
+    base = _seeded(make_config(config, **run))
     configs = [base.replace(embedding_dim=d) for d in dims]
     check_executor(checked.get("executor"))
     if y is None:
@@ -371,6 +388,19 @@ def dimensionality(
     )
     mode = "internal" if y is None else "interaction"
     return DimensionalityResult(mode=mode, sweep=result, splits=splits, x_dim=x_dim, y_dim=y_dim)
+
+
+def _dimensionality_run_options(
+    config: EstimateConfig | None, given: dict[str, Any]
+) -> dict[str, Any]:
+    """The run options of a dimensionality analysis: ``given`` (and a ``config``'s
+    fields) win; otherwise the hybrid critic, and with it its lr and patience."""
+    if config is not None:
+        return given
+    run = {"critic": DIMENSIONALITY_CRITIC, **given}
+    if run["critic"] == "hybrid":
+        run = {**HYBRID_DIMENSIONALITY_DEFAULTS, **run}
+    return run
 
 
 def _channel_halves(channels: int, splits: int, seed: int) -> list[View]:

@@ -135,7 +135,8 @@ def _optimizer(critic: nn.Module, config: EstimateConfig) -> torch.optim.Optimiz
     """Adam; AdamW (decoupled decay: every parameter shrinks by lr * weight_decay per
     step, whatever its gradient's scale) when ``weight_decay`` > 0."""
     if config.weight_decay > 0:
-        return torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=config.weight_decay)
+        decay = config.weight_decay
+        return torch.optim.AdamW(critic.parameters(), lr=config.lr, weight_decay=decay)
     return torch.optim.Adam(critic.parameters(), lr=config.lr)
 
 

@@ -148,10 +148,6 @@ class NeuralMIMagics(Magics, MagicDefaults):
         live = None
         if request.quiet:
             observer = None
-        elif request.widgets and mode in _RESULT_PANELS:
-            # the live training panel draws one estimate or one rigorous analysis; a
-            # sweep shows text progress, then its result's panel
-            observer = self._progress(mode, options)
         elif request.widgets:
             live = _LivePanel(mode, options, stoppable=request.background)
             observer = live
@@ -161,9 +157,12 @@ class NeuralMIMagics(Magics, MagicDefaults):
             return self._start_background(api, x, y, observer, options, request.out, live)
         result = api(x, y, observer=observer, **options)
         self.shell.user_ns[request.out] = result
-        if request.widgets and not request.quiet and mode in _RESULT_PANELS:
+        if live is not None and mode in _RESULT_PANELS:
+            # the live panel states what ran; the result's panel below shows the numbers
             from IPython.display import display
 
+            live.show()
+            live.finish(result, fit_below=True)
             display(result.panel())
             return None
         fit = self._fit_panel(result, request.out) if live is not None else None
@@ -212,7 +211,9 @@ class NeuralMIMagics(Magics, MagicDefaults):
             if self.shell.user_ns.get(out) is holder[0]:
                 self.shell.user_ns[out] = result
             if live is not None:
-                fit = self._fit_panel(result, out)
+                # a sweep's result panel, or a rigorous result's fit panel, goes below
+                sweep = live.panel.mode == "sweep"
+                fit = result.panel() if sweep else self._fit_panel(result, out)
                 live.finish(result, fit_below=fit is not None)
                 if fit is not None:
                     # Displays from a worker thread may reach no cell; a child of the
@@ -277,6 +278,37 @@ def _total_runs(mode: str, options: dict[str, Any]) -> int:
     return sum(gammas) * int(options.get("repeats", 1)) + _controls(mode, options)
 
 
+def _sweep_plan(mode: str, options: dict[str, Any]) -> dict[str, Any]:
+    """The grid points of a sweep or dimensionality analysis in training order and the
+    runs of each, for the live panel (the events carry run ids, not points).  Options
+    the engine will reject give an empty plan: it reports them before any event."""
+    from nmi_jupyter.engine.options import DEFAULT_EMBEDDING_DIMS, DEFAULT_SPLITS, OPTIONS
+    from nmi_jupyter.engine.sweep import check_grid, grid_points
+
+    try:
+        if mode == "dimensionality":
+            dims = OPTIONS["embedding_dims"].check(
+                options.get("embedding_dims", DEFAULT_EMBEDDING_DIMS)
+            )
+            splits = OPTIONS["splits"].check(options.get("splits", DEFAULT_SPLITS))
+            points = [{"embedding_dim": d} for d in dims]
+            return {"points": points, "runs_per_point": splits, "dimensionality": True}
+        points = grid_points(check_grid(options.get("grid")))
+        rigorous = bool(options.get("rigorous", False))
+        repeats = int(options.get("repeats", 1 if rigorous else 3))
+        if not rigorous:
+            return {"points": points, "runs_per_point": repeats}
+        gammas = list(options.get("gammas", OPTIONS["gammas"].default))
+        return {
+            "points": points,
+            "runs_per_point": sum(gammas) * repeats,
+            "controls_per_point": _controls("rigorous", options),
+            "rigorous": True,
+        }
+    except (NeuralMIError, TypeError, ValueError):
+        return {"points": [], "runs_per_point": 1}
+
+
 def _controls(mode: str, options: dict[str, Any]) -> int:
     return 3 if mode == "rigorous" and options.get("control", True) else 0
 
@@ -299,6 +331,12 @@ class _LivePanel:
     def __init__(self, mode: str, options: dict[str, Any], stoppable: bool) -> None:
         from nmi_jupyter.widgets.training_panel import TrainingPanel
 
+        if mode in _RESULT_PANELS:
+            from nmi_jupyter.widgets.sweep_live_panel import SweepLivePanel
+
+            self.panel = SweepLivePanel(**_sweep_plan(mode, options), stoppable=stoppable)
+            self.handle = None
+            return
         self.panel = TrainingPanel(
             mode,
             total_runs=_total_runs(mode, options),

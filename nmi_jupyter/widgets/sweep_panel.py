@@ -59,11 +59,17 @@ class SweepPanel(widgets.VBox):
         if self.dimensionality:
             dims = np.array(self.result.dims_done, dtype=float)
             for curve in self.result.curves:
+                # only finite values reach the browser (d3 writes NaN as "undefined")
+                keep = np.isfinite(curve)
                 marks.append(
-                    bq.Lines(x=dims, y=curve, scales=scales, colors=[MUTED], opacities=[0.35])
+                    bq.Lines(
+                        x=dims[keep], y=curve[keep], scales=scales, colors=[MUTED], opacities=[0.35]
+                    )
                 )
         for k, (label, xs, mi, err) in enumerate(sweep_lines(s)):
             colour = GAMMA_COLOURS[k % len(GAMMA_COLOURS)]
+            keep = np.isfinite(mi)
+            xs, mi, err = [v for v, ok in zip(xs, keep, strict=True) if ok], mi[keep], err[keep]
             x = np.array(xs, dtype=float) if numeric else [str(v) for v in xs]
             marks.append(
                 bq.Lines(
@@ -87,7 +93,8 @@ class SweepPanel(widgets.VBox):
                     )
                 )
         if self.dimensionality and self.result.dimension is not None:
-            top = np.nanmax(s.mi + np.nan_to_num(s.mi_error)) if len(s.points) else 1.0
+            tops = s.mi + np.nan_to_num(s.mi_error)
+            top = tops[np.isfinite(tops)].max() if np.isfinite(tops).any() else 1.0
             d = float(self.result.dimension)
             marks.append(
                 bq.Lines(

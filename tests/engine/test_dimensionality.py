@@ -12,6 +12,8 @@ from nmi_jupyter.engine.verdict import dimensionality_flags
 
 DIMS = list(range(1, 8))
 FAST = {"epochs": 30, "hidden_dim": 32, "seed": 0, "threads": 1}
+# The separable critic (not the analysis' default hybrid): fast, and within one of k.
+SEPARABLE = {**FAST, "critic": "separable"}
 
 
 def _curves(values, spread=0.01, splits=4, seed=0):
@@ -102,7 +104,7 @@ def test_options_are_checked_before_training():
 @pytest.mark.parametrize("k", [2, 4])
 def test_the_interaction_dimension_of_a_known_latent_is_found(k):
     x, y = nmi.generators.latent_channels(3000, k, 20, seed=1)
-    result = nmi.dimensionality(x, y, embedding_dims=DIMS, splits=3, **FAST)
+    result = nmi.dimensionality(x, y, embedding_dims=DIMS, splits=3, **SEPARABLE)
     # a separable InfoNCE critic may take one more dimension (issue 19): within one
     assert result.dimension is not None and abs(result.dimension - k) <= 1
     assert result.mode == "interaction" and result.is_reliable
@@ -110,7 +112,7 @@ def test_the_interaction_dimension_of_a_known_latent_is_found(k):
 
 def test_the_internal_dimension_of_a_known_latent_is_found(tmp_path):
     x = nmi.generators.latent_channels(3000, 2, 20, seed=1, pair=False)
-    result = nmi.dimensionality(x, embedding_dims=DIMS, splits=3, **FAST)
+    result = nmi.dimensionality(x, embedding_dims=DIMS, splits=3, **SEPARABLE)
     assert result.dimension is not None and abs(result.dimension - 2) <= 1
     assert (result.x_dim, result.y_dim) == (10, 10) and result.mode == "internal"
     frame = result.to_frame()
@@ -122,3 +124,22 @@ def test_the_internal_dimension_of_a_known_latent_is_found(tmp_path):
     assert isinstance(back, nmi.DimensionalityResult)
     assert back.dimension == result.dimension and back.summary() == result.summary()
     np.testing.assert_allclose(back.curves, result.curves)
+
+
+def test_the_analysis_trains_a_hybrid_critic_unless_told_otherwise():
+    from nmi_jupyter.engine.sweep import _dimensionality_run_options
+
+    assert _dimensionality_run_options(None, {}) == {"critic": "hybrid", "lr": 2e-3, "patience": 20}
+    assert _dimensionality_run_options(None, {"lr": 1e-3}) == {
+        "critic": "hybrid",
+        "lr": 1e-3,
+        "patience": 20,
+    }
+    assert _dimensionality_run_options(None, {"critic": "separable"}) == {"critic": "separable"}
+    config = nmi.EstimateConfig(epochs=3)
+    assert _dimensionality_run_options(config, {}) == {}
+    x, y = nmi.generators.latent_channels(400, 2, 6, seed=0)
+    result = nmi.dimensionality(
+        x, y, embedding_dims=[1, 2, 3, 4], splits=2, epochs=2, hidden_dim=8, seed=0
+    )
+    assert (result.settings["critic"], result.settings["lr"]) == ("hybrid", 2e-3)

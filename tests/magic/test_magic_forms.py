@@ -120,7 +120,9 @@ def test_every_documented_magic_runs_as_written(ip, where, example):
     value = ip.user_ns[out.group(1) if out else "_nmi"]
     if isinstance(value, BackgroundRun):
         value = value.wait(120)
-    assert isinstance(value, nmi.EstimateResult | nmi.RigorousResult)
+    assert isinstance(
+        value, nmi.EstimateResult | nmi.RigorousResult | nmi.SweepResult | nmi.DimensionalityResult
+    )
 
 
 # ----- the line form -----

@@ -50,6 +50,8 @@ SAMPLES = {
     "n_layers": (1, "1"),
     "embedding_dim": (4, "4"),
     "activation": ("tanh", "tanh"),
+    "spectral_norm": (True, None),
+    "weight_decay": (0.01, "0.01"),
     "split": ("blocked", "blocked"),
     "val_fraction": (0.2, "0.2"),
     "gap": (3, "3"),
