@@ -230,9 +230,7 @@ class DimensionalityResult(Verdict):
             )
         for d, mi, err in zip(self.dims_done, self.sweep.mi, self.sweep.mi_error, strict=True):
             lines.append(f"  embedding_dim={d}: {mi:.3f} ± {err:.3f} {self.units}")
-        lines.append("verdict: " + ("reliable" if self.is_reliable else "NOT reliable"))
-        lines += [f"unreliable because {r}" for r in self.reasons]
-        lines += [f"warning: {w}" for w in self.warnings]
+        lines += self.verdict_lines()
         return "\n".join(lines)
 
     def __str__(self) -> str:

@@ -187,9 +187,7 @@ class EstimateResult(Verdict):
             lines.append(self.linear.describe(self.units))
         if math.isfinite(self.ceiling):
             lines.append(f"InfoNCE ceiling: {ceiling_text(s, self.n_train, self.units)}")
-        lines.append("verdict: " + ("reliable" if self.is_reliable else "NOT reliable"))
-        lines += [f"unreliable because {r}" for r in self.reasons]
-        lines += [f"warning: {w}" for w in self.warnings]
+        lines += self.verdict_lines()
         return "\n".join(lines)
 
     def __str__(self) -> str:

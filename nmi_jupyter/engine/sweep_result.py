@@ -210,9 +210,7 @@ class SweepResult(Verdict):
             lines.append(
                 f"  {point_label(point.values)}: {point.mi:.3f}{error} {self.units}{verdict}"
             )
-        lines.append("verdict: " + ("reliable" if self.is_reliable else "NOT reliable"))
-        lines += [f"unreliable because {r}" for r in self.reasons]
-        lines += [f"warning: {w}" for w in self.warnings]
+        lines += self.verdict_lines()
         return "\n".join(lines)
 
     def __str__(self) -> str:

@@ -120,6 +120,13 @@ class Verdict:
     def warnings(self) -> tuple[str, ...]:
         return warnings_of(self.flags)  # type: ignore[attr-defined]
 
+    def verdict_lines(self) -> list[str]:
+        """The verdict as the last lines of every ``summary()``."""
+        lines = ["verdict: " + ("reliable" if self.is_reliable else "NOT reliable")]
+        lines += [f"unreliable because {r}" for r in self.reasons]
+        lines += [f"warning: {w}" for w in self.warnings]
+        return lines
+
 
 def most_serious_first(flags: Iterable[Flag]) -> tuple[Flag, ...]:
     """Unreliable flags first, each group in the order found (a stable sort)."""
