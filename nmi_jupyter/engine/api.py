@@ -11,11 +11,11 @@ import numpy as np
 
 from nmi_jupyter.engine.config import (
     DEFAULT_GAMMAS,
-    FIT_OPTIONS,
     EstimateConfig,
     check_call,
     check_option_names,
     check_rigorous_options,
+    fit_request_of,
     make_config,
 )
 from nmi_jupyter.engine.data import check_pair, copula_normal
@@ -170,8 +170,7 @@ def rigorous(
     gamma_list, repeats, batched = checked["gammas"], checked["repeats"], checked["batched"]
     control, retries = checked["control"], checked["retries"]
     check_executor(executor)
-    fit_request = {"exclude": checked["exclude"], "use": None}
-    fit_request.update({name: checked[name] for name in FIT_OPTIONS})
+    fit_request = fit_request_of(checked)
     xs, ys = _marginals(*check_pair(x, y), config)
     n = len(xs)
     check_chunk_size(n, max(gamma_list), config)

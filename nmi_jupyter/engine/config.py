@@ -64,6 +64,7 @@ __all__ = [
     "check_call",
     "DEFAULT_GAMMAS",
     "FIT_OPTIONS",
+    "fit_request_of",
 ]
 
 FIT_OPTIONS = ("delta_threshold", "min_gamma_points", "confidence_level")
@@ -218,6 +219,14 @@ def check_rigorous_options(options: Mapping[str, Any]) -> dict[str, Any]:
         gammas = out.get("gammas", DEFAULT_GAMMAS)
         out["exclude"] = as_gamma_subset("exclude", out["exclude"], gammas)
     return out
+
+
+def fit_request_of(checked: Mapping[str, Any]) -> dict[str, Any]:
+    """The gamma fit's request (as saved in ``settings["fit"]``) from options already
+    checked by :func:`check_rigorous_options`; fit options not given take their defaults."""
+    request: dict[str, Any] = {"exclude": checked.get("exclude"), "use": None}
+    request.update({name: checked.get(name, OPTIONS[name].default) for name in FIT_OPTIONS})
+    return request
 
 
 def check_option(name: str, value: Any) -> Any:

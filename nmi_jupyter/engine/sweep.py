@@ -13,18 +13,18 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any
 
 import numpy as np
 
 from nmi_jupyter import __version__
 from nmi_jupyter.engine.config import (
-    FIT_OPTIONS,
     EstimateConfig,
     check_call,
     check_option_names,
     check_rigorous_options,
+    fit_request_of,
     make_config,
 )
 from nmi_jupyter.engine.data import as_samples, check_pair, copula_normal
@@ -204,29 +204,27 @@ def sweep(
         "retries": checked.get("retries", DEFAULT_RETRIES),
     }
     start = time.perf_counter()
-    points: list[SweepPoint] = []
-    stop_reason, device, first_id = "completed", "none", 0
-    for values, point_config in zip(grid_points(grid), configs, strict=True):
-        if rigorous:
-            plan = renumbered(
-                rigorous_plan(n, gammas, repeats, checked.get("control", True), point_config),
-                first_id,
-            )
-        else:
-            plan = repeats_plan(point_config, [View()] * repeats, first_run_id=first_id)
-        first_id += len(plan.runs)
-        trained = train(plan, xs, ys, observer=observer, cancel=cancel, **train_options)
-        device = trained.device if device == "none" else device
-        with deferred_interrupts():
+
+    def jobs() -> Iterator[tuple[Plan, Callable[[Plan, Any], SweepPoint]]]:
+        first_id = 0
+        for values, point_config in zip(grid_points(grid), configs, strict=True):
             if rigorous:
-                point = _rigorous_point(plan, trained, values, n, gammas, repeats, checked)
+                control = checked.get("control", True)
+                plan = renumbered(
+                    rigorous_plan(n, gammas, repeats, control, point_config), first_id
+                )
             else:
-                point = reduce_sweep_point(plan, trained, values)
-        if point.n_runs or trained.stop_reason == "completed":
-            points.append(point)
-        if trained.stop_reason != "completed":
-            stop_reason = trained.stop_reason
-            break
+                plan = repeats_plan(point_config, [View()] * repeats, first_run_id=first_id)
+            first_id += len(plan.runs)
+
+            def reduce_point(plan: Plan, trained: Any, values: dict = values) -> SweepPoint:
+                if rigorous:
+                    return _rigorous_point(plan, trained, values, n, gammas, repeats, checked)
+                return reduce_sweep_point(plan, trained, values)
+
+            yield plan, reduce_point
+
+    points, stop_reason, device = _train_points(jobs(), xs, ys, train_options, observer, cancel)
     settings = {**base.to_dict(), "batched": train_options["batched"]}
     settings["executor"] = describe(executor)
     return SweepResult(
@@ -244,6 +242,33 @@ def sweep(
     )
 
 
+def _train_points(
+    jobs: Iterable[tuple[Plan, Callable[[Plan, Any], SweepPoint]]],
+    xs: np.ndarray,
+    ys: np.ndarray,
+    train_options: dict[str, Any],
+    observer: Observer | None,
+    cancel: CancelToken | None,
+) -> tuple[list[SweepPoint], str, str]:
+    """Train each point's plan in turn and reduce it (Ctrl-C held back while reducing).
+
+    Returns the points (a stopped point is kept when it has runs), why training ended
+    ("completed", or the first point's stop reason) and the device of the first point."""
+    points: list[SweepPoint] = []
+    stop_reason, device = "completed", "none"
+    for plan, reduce_point in jobs:
+        trained = train(plan, xs, ys, observer=observer, cancel=cancel, **train_options)
+        device = trained.device if device == "none" else device
+        with deferred_interrupts():
+            point = reduce_point(plan, trained)
+        if point.n_runs or trained.stop_reason == "completed":
+            points.append(point)
+        if trained.stop_reason != "completed":
+            stop_reason = trained.stop_reason
+            break
+    return points, stop_reason, device
+
+
 def _rigorous_point(
     plan: Plan,
     trained: Trained,
@@ -253,8 +278,7 @@ def _rigorous_point(
     repeats: int,
     checked: dict[str, Any],
 ) -> SweepPoint:
-    fit_request = {"exclude": checked.get("exclude"), "use": None}
-    fit_request.update({name: checked.get(name, OPTIONS[name].default) for name in FIT_OPTIONS})
+    fit_request = fit_request_of(checked)
     settings = {**plan.config.to_dict(), "fit": fit_request}
     result = reduce_rigorous(
         plan,
@@ -358,19 +382,16 @@ def dimensionality(
         "retries": checked.get("retries", DEFAULT_RETRIES),
     }
     start = time.perf_counter()
-    points: list[SweepPoint] = []
-    stop_reason, device = "completed", "none"
-    for k, (dim, point_config) in enumerate(zip(dims, configs, strict=True)):
-        plan = repeats_plan(point_config, views, first_run_id=k * splits)
-        trained = train(plan, xs, ys, observer=observer, cancel=cancel, **train_options)
-        device = trained.device if device == "none" else device
-        with deferred_interrupts():
-            point = reduce_sweep_point(plan, trained, {"embedding_dim": dim})
-        if point.n_runs or trained.stop_reason == "completed":
-            points.append(point)
-        if trained.stop_reason != "completed":
-            stop_reason = trained.stop_reason
-            break
+    jobs = (
+        (
+            repeats_plan(point_config, views, first_run_id=k * splits),
+            lambda plan, trained, dim=dim: reduce_sweep_point(
+                plan, trained, {"embedding_dim": dim}
+            ),
+        )
+        for k, (dim, point_config) in enumerate(zip(dims, configs, strict=True))
+    )
+    points, stop_reason, device = _train_points(jobs, xs, ys, train_options, observer, cancel)
     settings = {**base.to_dict(), "batched": train_options["batched"]}
     settings["executor"] = describe(train_options["executor"])
     result = SweepResult(

@@ -41,6 +41,25 @@ def _ask(client, expression: str) -> str:
     return "".join(out).strip()
 
 
+def _drag_handle_left(page, fraction: float) -> None:
+    """Drag the fit panel's orange handle left by ``fraction`` of its figure's width."""
+    handle = None
+    for fill in HANDLE_FILL:
+        candidates = page.locator(f".bqplot path.dot[style*='{fill}']")
+        if candidates.count():
+            handle = candidates.last
+            break
+    assert handle is not None, "the orange handle is not in the page"
+    handle.scroll_into_view_if_needed()
+    box = handle.bounding_box()
+    figure = handle.locator("xpath=ancestor::*[local-name()='svg'][1]").bounding_box()
+    x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
+    page.mouse.move(x0, y0)
+    page.mouse.down()
+    page.mouse.move(x0 - fraction * figure["width"], y0, steps=12)
+    page.mouse.up()
+
+
 def test_fit_panel_drag_and_click_change_the_kernel_result(lab, browser):
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1300, "height": 1400})
@@ -67,21 +86,7 @@ def test_fit_panel_drag_and_click_change_the_kernel_result(lab, browser):
         assert _ask(client, "good.fit.mode") == "automatic"
         before = _ask(client, "max(good.gammas_used)")
 
-        handle = None
-        for fill in HANDLE_FILL:
-            candidates = page.locator(f".bqplot path.dot[style*='{fill}']")
-            if candidates.count():
-                handle = candidates.last
-                break
-        assert handle is not None, "the orange handle is not in the page"
-        handle.scroll_into_view_if_needed()
-        box = handle.bounding_box()
-        figure = handle.locator("xpath=ancestor::*[local-name()='svg'][1]").bounding_box()
-        x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        page.mouse.move(x0, y0)
-        page.mouse.down()
-        page.mouse.move(x0 - 0.3 * figure["width"], y0, steps=12)
-        page.mouse.up()
+        _drag_handle_left(page, 0.3)
         time.sleep(2)
         page.screenshot(path=str(SHOTS / "02_after_drag.png"), full_page=True)
         assert _ask(client, "good.fit.mode") == "manual"
@@ -154,21 +159,7 @@ def test_one_line_rigorous_cell_shows_one_truth_and_saves_the_dragged_fit(lab, b
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=300_000)
     client = _kernel_client(lab, "one_line.ipynb")
     try:
-        handle = None
-        for fill in HANDLE_FILL:
-            candidates = page.locator(f".bqplot path.dot[style*='{fill}']")
-            if candidates.count():
-                handle = candidates.last
-                break
-        assert handle is not None, "the orange handle is not in the page"
-        handle.scroll_into_view_if_needed()
-        box = handle.bounding_box()
-        figure = handle.locator("xpath=ancestor::*[local-name()='svg'][1]").bounding_box()
-        x0, y0 = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
-        page.mouse.move(x0, y0)
-        page.mouse.down()
-        page.mouse.move(x0 - 0.3 * figure["width"], y0, steps=12)
-        page.mouse.up()
+        _drag_handle_left(page, 0.3)
         time.sleep(3)
         page.screenshot(path=str(SHOTS / "04_one_line_after_drag.png"), full_page=True)
         assert _ask(client, "res.fit.mode") == "manual"
