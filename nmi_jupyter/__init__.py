@@ -11,6 +11,8 @@ __version__ = "0.1.0"
 from nmi_jupyter import generators
 from nmi_jupyter.engine.api import estimate, rigorous
 from nmi_jupyter.engine.config import EstimateConfig
+from nmi_jupyter.engine.dependence import conditional, transfer
+from nmi_jupyter.engine.dependence_result import ConditionalResult, TransferResult
 from nmi_jupyter.engine.dimensionality import DimensionalityResult
 from nmi_jupyter.engine.errors import (
     InsufficientDataError,
@@ -20,10 +22,23 @@ from nmi_jupyter.engine.errors import (
     OptionError,
 )
 from nmi_jupyter.engine.events import CancelToken, EpochEnded, RunEnded, RunStarted
+from nmi_jupyter.engine.lag import lag
+from nmi_jupyter.engine.lag_result import LagResult
+from nmi_jupyter.engine.pairwise import pairwise
+from nmi_jupyter.engine.pairwise_result import PairwiseResult
+from nmi_jupyter.engine.permutation import permutation_test
+from nmi_jupyter.engine.permutation_result import PermutationResult
 from nmi_jupyter.engine.results import EstimateResult, load
 from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord
 from nmi_jupyter.engine.sweep import dimensionality, sweep
 from nmi_jupyter.engine.sweep_result import SweepResult
+from nmi_jupyter.engine.timeseries import (
+    bin_spikes,
+    one_hot,
+    spike_windows,
+    window_labels,
+    windows,
+)
 
 __all__ = [
     "__version__",
@@ -32,6 +47,21 @@ __all__ = [
     "rigorous",
     "sweep",
     "dimensionality",
+    "windows",
+    "bin_spikes",
+    "spike_windows",
+    "one_hot",
+    "window_labels",
+    "lag",
+    "LagResult",
+    "conditional",
+    "transfer",
+    "ConditionalResult",
+    "TransferResult",
+    "pairwise",
+    "permutation_test",
+    "PairwiseResult",
+    "PermutationResult",
     "RigorousResult",
     "SweepResult",
     "DimensionalityResult",

@@ -7,9 +7,12 @@ MI in bits, the sample size N and a family:
 * ``latent``: a Gaussian latent of 2-4 dims pushed into 100-500 dims by injective maps;
 * ``student_t``: multivariate Student-t pairs, df = 3 and 5 (heavy tails);
 * ``transform``: Gaussians with strictly monotone maps of every coordinate;
+* ``warp``: Gaussians whose coordinate pairs turn by an angle growing with the radius
+  (``swirl``: a bijection that no per-coordinate map undoes);
+* ``bounded_noise``: ``y = x + width * u`` with x, u uniform (sharp-edged densities);
 * ``independent``: MI = 0.
 
-``DEFAULT`` is the full suite of 24 cases (about 15 minutes for two estimators on two
+``DEFAULT`` is the full suite of 29 cases (about 20 minutes for two estimators on two
 otherwise idle CPU cores), ``QUICK`` a subset of six cases with N <= 5000 (about a minute
 and a half).
 """
@@ -28,7 +31,7 @@ from nmi_jupyter import generators as gen
 
 __all__ = ["Case", "FAMILIES", "DEFAULT", "QUICK"]
 
-FAMILIES = ("gaussian", "latent", "student_t", "transform", "independent")
+FAMILIES = ("gaussian", "latent", "student_t", "transform", "warp", "bounded_noise", "independent")
 
 Pair = tuple[np.ndarray, np.ndarray]
 
@@ -113,6 +116,35 @@ def transformed(kind: str, dim: int, mi_bits: float, n: int) -> Case:
     )
 
 
+def warped(dim: int, mi_bits: float, n: int, strength: float = 1.0) -> Case:
+    """Correlated Gaussians with :func:`~nmi_jupyter.generators.swirl` applied to x and y."""
+
+    def generate(seed: int) -> Pair:
+        x, y = gen.correlated_gaussians(n, dim, mi_bits, seed=seed)
+        return gen.swirl(x, strength), gen.swirl(y, -strength)
+
+    return Case(
+        name=f"swirl_d{dim}_{mi_bits:g}bit_n{n}",
+        family="warp",
+        truth=mi_bits,
+        n=n,
+        generate=generate,
+        call=f"swirl(correlated_gaussians({n}, dim={dim}, mi={mi_bits:g}), +-{strength:g})",
+    )
+
+
+def bounded(dim: int, mi_bits: float, n: int) -> Case:
+    """Uniform x plus uniform noise of the width that gives ``mi_bits``."""
+    return Case(
+        name=f"uniform_d{dim}_{mi_bits:g}bit_n{n}",
+        family="bounded_noise",
+        truth=mi_bits,
+        n=n,
+        generate=lambda seed: gen.uniform_noise(n, dim, mi_bits, seed=seed),
+        call=f"uniform_noise({n}, dim={dim}, mi={mi_bits:g})",
+    )
+
+
 def independent(name: str, n: int, generate: Callable[[int], Pair], call: str) -> Case:
     """A pair with MI = 0."""
     return Case(
@@ -184,6 +216,14 @@ DEFAULT: tuple[Case, ...] = (
     transformed("sigmoid", 5, 3.0, 5000),
     transformed("mixed", 10, 3.0, 10000),
     transformed("cube", 20, 4.0, 20000),
+    # heavy tails in tens of dimensions
+    student(20, 3, 4.0, 10000),
+    # warp: radius-dependent rotations of Gaussians
+    warped(2, 2.0, 5000),
+    warped(10, 3.0, 10000),
+    # bounded_noise: uniform plus uniform noise
+    bounded(1, 2.0, 5000),
+    bounded(5, 3.0, 10000),
     # independent: MI = 0
     _independent_gaussians(5, 5000),
     _independent_latent(100, 5000),

@@ -57,7 +57,8 @@ def estimate(
     Args:
         x, y: paired samples, one row per sample: numpy arrays, torch tensors,
             pandas objects or lists.  1-D means one feature; (N, a, b, ...) is
-            flattened to (N, a*b*...).
+            flattened to (N, a*b*...), except windows (N, window, channels) with a
+            sequence ``embedding`` (cnn, gru, tcn), which keep their time axis.
         observer: called with each :mod:`~nmi_jupyter.engine.events` event.
         cancel: a :class:`CancelToken`; setting it stops training between epochs.
         config: a prepared :class:`EstimateConfig`; ``options`` override it.
@@ -80,7 +81,7 @@ def estimate(
         )
     check_call(config, observer, cancel)
     config = _seeded(make_config(config, **options))
-    xs, ys = _marginals(*check_pair(x, y), config)
+    xs, ys = _marginals(*check_pair(x, y, config.embedding), config)
     # The closed-form bound is computed before training, so that nothing but plain
     # record-keeping (with Ctrl-C held back) follows a run that was interrupted.
     linear = _linear(xs, ys, config)
@@ -88,7 +89,8 @@ def estimate(
     # One run, one after another: the result keeps the restored critic module.
     trained = train(plan, xs, ys, batched=False, observer=observer, cancel=cancel)
     with deferred_interrupts():
-        return reduce_estimate(plan, trained, x_dim=xs.shape[1], y_dim=ys.shape[1], linear=linear)
+        x_dim, y_dim = _features(xs), _features(ys)
+        return reduce_estimate(plan, trained, x_dim=x_dim, y_dim=y_dim, linear=linear)
 
 
 def rigorous(
@@ -171,7 +173,7 @@ def rigorous(
     control, retries = checked["control"], checked["retries"]
     check_executor(executor)
     fit_request = fit_request_of(checked)
-    xs, ys = _marginals(*check_pair(x, y), config)
+    xs, ys = _marginals(*check_pair(x, y, config.embedding), config)
     n = len(xs)
     check_chunk_size(n, max(gamma_list), config)
     linear = _linear(xs, ys, config)
@@ -239,7 +241,16 @@ def _linear(xs: np.ndarray, ys: np.ndarray, config: EstimateConfig) -> LinearBou
     its i.i.d. standard error are common, and the bound would flag correct estimates."""
     if config.split != "random":
         return None
-    return linear_bound(xs, ys, normal_scores=config.copula)
+    # Windows: every (time, channel) a feature, re-ranked as one (they were ranked per
+    # channel, so each is only near-normal).
+    normal_scores = config.copula and xs.ndim == 2 and ys.ndim == 2
+    xs, ys = xs.reshape(len(xs), -1), ys.reshape(len(ys), -1)
+    return linear_bound(xs, ys, normal_scores=normal_scores)
+
+
+def _features(data: np.ndarray) -> int:
+    """Features of one sample: window * channels for windows."""
+    return int(np.prod(data.shape[1:]))
 
 
 def _seeded(config: EstimateConfig) -> EstimateConfig:

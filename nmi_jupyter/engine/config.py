@@ -90,6 +90,10 @@ class EstimateConfig:
             curve before stopping.
         min_improvement: relative improvement that counts (1e-3 = 0.1 %).
         hidden_dim, n_layers, embedding_dim, activation: the MLPs.
+        embedding: how windows (N, window, channels) become embeddings: ``mlp``
+            (flattened to window * channels features), ``cnn``, ``gru`` or ``tcn``
+            (sequence encoders keeping the time axis, :mod:`~nmi_jupyter.engine.encoders`;
+            ``hidden_dim`` channels or units, ``n_layers`` layers); a 2-D side keeps its MLP.
         spectral_norm: divide each hidden layer's weight by its largest singular value
             (torch's ``parametrizations.spectral_norm``: one power iteration per
             training step); the embedding MLPs of the separable, bilinear and hybrid
@@ -113,6 +117,12 @@ class EstimateConfig:
         device: ``auto`` (CUDA when present), ``cpu`` or ``cuda`` (``cuda:1`` too).
         threads: torch CPU threads during training; ``None`` picks 1, measured
             fastest for these small models on few cores.
+        precision: the matmuls of the batched trainer's steps: ``float32``, ``bfloat16``
+            (autocast), or ``auto`` (bfloat16 on a CPU with AMX or AVX-512 BF16 and on CUDA
+            devices with bfloat16; float32 elsewhere).  The bound, the optimiser, the
+            per-epoch curves and the reported values are float32 always.  float32 by
+            default: at these small shapes bfloat16 was not measurably faster on one CPU
+            thread (benchmarks/speed.py --compare float32,bfloat16).
         eval_batch_size: block size for the reported values, the bound on the whole
             training and validation sets at the best checkpoint (a partition smaller
             than this is one block).  Larger blocks loosen InfoNCE's log(n) cap; a
@@ -132,6 +142,7 @@ class EstimateConfig:
     hidden_dim: int = DEFAULT_HIDDEN_DIM
     n_layers: int = DEFAULT_N_LAYERS
     embedding_dim: int = DEFAULT_EMBEDDING_DIM
+    embedding: str = "mlp"
     activation: str = "relu"
     spectral_norm: bool = DEFAULT_SPECTRAL_NORM
     weight_decay: float = DEFAULT_WEIGHT_DECAY
@@ -144,6 +155,7 @@ class EstimateConfig:
     seed: int | None = None
     device: str = "auto"
     threads: int | None = None
+    precision: str = "float32"
     eval_batch_size: int = DEFAULT_EVAL_BATCH_SIZE
     smile_clip: float = DEFAULT_SMILE_CLIP
     median_window: int = DEFAULT_MEDIAN_WINDOW
@@ -157,6 +169,11 @@ class EstimateConfig:
             raise OptionError(
                 "spectral_norm applies to the embedding MLPs of the separable, bilinear and "
                 "hybrid critics, not to the concat critic."
+            )
+        if self.spectral_norm and self.embedding != "mlp":
+            raise OptionError(
+                f"spectral_norm applies to MLP embeddings, not to the {self.embedding} "
+                "encoder; use embedding='mlp' or spectral_norm=False."
             )
         # Last, once every field is valid: a training step must fit the memory budget.
         from nmi_jupyter.engine.memory import check_score_memory

@@ -1,7 +1,8 @@
 """Input checking and conversion, and train/validation splits.
 
 Everything a user hands us (numpy arrays, torch tensors, pandas objects, nested
-lists) becomes a 2-D float array (samples, features) here, or a
+lists) becomes a 2-D float array (samples, features) here (windows (samples, window,
+channels) stay 3-D for a sequence encoder: :func:`as_windows`), or a
 :class:`~nmi_jupyter.InvalidDataError` explaining what is wrong with it.
 """
 
@@ -14,10 +15,12 @@ import numpy as np
 from scipy import stats
 
 from nmi_jupyter.engine.errors import InsufficientDataError, InvalidDataError
+from nmi_jupyter.engine.options import SEQUENCE_EMBEDDINGS
 from nmi_jupyter.engine.options_check import as_gammas
 
 __all__ = [
     "as_samples",
+    "as_windows",
     "check_pair",
     "split_indices",
     "Standardizer",
@@ -87,6 +90,27 @@ def as_samples(data: Any, name: str) -> np.ndarray:
     return array
 
 
+def as_windows(data: Any, name: str, embedding: str) -> np.ndarray:
+    """``data`` for a sequence encoder: 3-D (N, window, channels) kept as a float array
+    of that shape (checked as :func:`as_samples` checks its flattened features); 1-D or
+    2-D data as :func:`as_samples` returns them (that side keeps its MLP).  2-D windows of
+    one channel must be given as (N, window, 1), since (N, d) reads as d features."""
+    shape = getattr(data, "shape", None)
+    if shape is None:
+        try:
+            shape = np.shape(data)
+        except (ValueError, TypeError):  # ragged: as_samples says what is wrong
+            shape = ()
+    shape = tuple(shape)
+    if len(shape) > 3:
+        raise InvalidDataError(
+            f"embedding='{embedding}' reads {name} as windows (N, window, channels), but {name} "
+            f"has shape {shape}; reshape it to 3 dimensions."
+        )
+    array = as_samples(data, name)
+    return array.reshape(shape) if len(shape) == 3 else array
+
+
 def _tensor_to_numpy(tensor: Any) -> np.ndarray:
     """A torch tensor as a numpy array: sparse tensors densified, and half-precision
     floats (bfloat16, float16, which numpy cannot hold or torch cannot export)
@@ -99,9 +123,24 @@ def _tensor_to_numpy(tensor: Any) -> np.ndarray:
     return tensor.numpy()
 
 
-def check_pair(x: Any, y: Any) -> tuple[np.ndarray, np.ndarray]:
-    """Convert and check x and y together: same number of samples, at least two."""
-    xs, ys = as_samples(x, "x"), as_samples(y, "y")
+def check_pair(x: Any, y: Any, embedding: str = "mlp") -> tuple[np.ndarray, np.ndarray]:
+    """Convert and check x and y together: same number of samples, at least two.
+
+    With ``embedding="mlp"`` (the default) both become 2-D (samples, features), windows
+    (N, window, channels) flattened to window * channels features.  With a sequence
+    embedding (``cnn``, ``gru``, ``tcn``) windows stay 3-D, as the encoders read them
+    (:func:`as_windows`), and at least one of x and y must be windows.
+    """
+    if embedding in SEQUENCE_EMBEDDINGS:
+        xs, ys = as_windows(x, "x", embedding), as_windows(y, "y", embedding)
+        if xs.ndim == 2 and ys.ndim == 2:
+            raise InvalidDataError(
+                f"embedding='{embedding}' encodes windows of shape (N, window, channels), but "
+                f"x and y are 2-D (shapes {xs.shape} and {ys.shape}); make windows with "
+                "nmi.windows(data, size) or use embedding='mlp'."
+            )
+    else:
+        xs, ys = as_samples(x, "x"), as_samples(y, "y")
     if len(xs) != len(ys):
         raise InvalidDataError(
             "x and y must have the same number of samples, "
@@ -181,7 +220,17 @@ def standardized_parts(
     z-scored in float64 with the statistics of the first part (the training part) when
     ``standardize``.  Float64 data take the statistics of the whole training part, as
     always; float32 data (whose precision is float32 anyway) a block of columns at a
-    time, so no float64 or whole training copy is made."""
+    time, so no float64 or whole training copy is made.  Windows (n, window, channels)
+    are z-scored per channel (over every time step), so a sequence encoder's weights,
+    shared across time, see one scale per channel."""
+    if data.ndim == 3:
+        channels = data.shape[2]
+        train = data[parts[0]].reshape(-1, channels)
+        scaler = Standardizer.fit(train) if standardize else Standardizer.identity(channels)
+        return [
+            scaler.to_float32(data[rows].reshape(-1, channels)).reshape(len(rows), *data.shape[1:])
+            for rows in parts
+        ]
     if data.dtype != np.float32:
         train = data[parts[0]]
         scaler = Standardizer.fit(train) if standardize else Standardizer.identity(data.shape[1])
@@ -215,8 +264,15 @@ def copula_normal(data: np.ndarray) -> np.ndarray:
     increasing transform of a column (exactly: only the ranks are used).  Ties get
     their average rank.  (n, d) -> (n, d), float32 for float32 data (the critic's
     precision; half the memory), float64 otherwise.  One column at a time, so the
-    working memory is a few columns, not a few copies of ``data``.
+    working memory is a few columns, not a few copies of ``data``.  Windows
+    (n, window, channels) are mapped per channel, ranked over all n * window values.
     """
+    if data.ndim == 3:
+        # Windows: one map per channel, ranked over every sample and time step, so a
+        # value means the same at every step of the window (the encoders share their
+        # weights across time); still a monotone map of each feature, so MI is unchanged.
+        n, window, channels = data.shape
+        return copula_normal(data.reshape(n * window, channels)).reshape(data.shape)
     out = np.empty(data.shape, dtype=np.float32 if data.dtype == np.float32 else np.float64)
     for j in range(data.shape[1]):
         out[:, j] = stats.norm.ppf(stats.rankdata(data[:, j]) / (len(data) + 1))

@@ -6,14 +6,17 @@ to scores (n, n) with ``scores[i, j] = f(x_i, y_j)``.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 
+import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import nn
 from torch.nn.utils.parametrizations import spectral_norm as _spectral_norm
 
 from nmi_jupyter.engine.config import EstimateConfig
+from nmi_jupyter.engine.encoders import Flatten, sequence_encoder
+from nmi_jupyter.engine.errors import InvalidDataError
 from nmi_jupyter.engine.memory import pair_bytes
 
 __all__ = [
@@ -127,21 +130,37 @@ class HybridCritic(nn.Module):
         self,
         g: nn.Module,
         h: nn.Module,
-        embedding_dim: int,
+        embedding_dim: int | tuple[int, int],
         hidden_dim: int,
         n_layers: int,
         activation: str,
     ) -> None:
         super().__init__()
         self.g, self.h = g, h
-        self.pair = ConcatCritic(embedding_dim, embedding_dim, hidden_dim, n_layers, activation)
+        # (x width, y width) when the two embeddings differ (a concat critic on windows)
+        dims = embedding_dim if isinstance(embedding_dim, tuple) else (embedding_dim,) * 2
+        self.pair = ConcatCritic(*dims, hidden_dim, n_layers, activation)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
         return self.pair(self.g(x), self.h(y))
 
 
-def build_critic(config: EstimateConfig, x_dim: int, y_dim: int) -> nn.Module:
-    """The critic named by ``config.critic`` for inputs of the given widths."""
+def build_critic(
+    config: EstimateConfig, x_dim: int | Sequence[int], y_dim: int | Sequence[int]
+) -> nn.Module:
+    """The critic named by ``config.critic`` for inputs of the given widths: an int (or
+    ``(features,)``) for a 2-D side, ``(window, channels)`` for a side of windows, which
+    ``config.embedding`` encodes (:mod:`~nmi_jupyter.engine.encoders`)."""
+    x_shape, y_shape = _sample_shape(x_dim), _sample_shape(y_dim)
+    if len(x_shape) == 2 or len(y_shape) == 2:
+        return _windows_critic(config, x_shape, y_shape)
+    if config.embedding != "mlp":
+        raise InvalidDataError(
+            f"embedding='{config.embedding}' encodes windows of shape (N, window, channels), "
+            "but this analysis gave the critic 2-D x and y; make windows with nmi.windows "
+            "or use embedding='mlp'."
+        )
+    x_dim, y_dim = x_shape[0], y_shape[0]
     if config.critic == "concat":
         return ConcatCritic(x_dim, y_dim, config.hidden_dim, config.n_layers, config.activation)
     sizes = (config.embedding_dim, config.hidden_dim, config.n_layers, config.activation)
@@ -151,6 +170,42 @@ def build_critic(config: EstimateConfig, x_dim: int, y_dim: int) -> nn.Module:
         return BilinearCritic(g, h, config.embedding_dim)
     if config.critic == "hybrid":
         return HybridCritic(g, h, *sizes)
+    return SeparableCritic(g, h)
+
+
+def _sample_shape(dim: int | Sequence[int]) -> tuple[int, ...]:
+    return (int(dim),) if np.ndim(dim) == 0 else tuple(int(d) for d in dim)
+
+
+def _windows_critic(
+    config: EstimateConfig, x_shape: tuple[int, ...], y_shape: tuple[int, ...]
+) -> nn.Module:
+    """The critic when a side holds windows (window, channels): that side encoded by
+    ``config.embedding`` (an MLP on the flattened window for ``mlp``), a 2-D side by its
+    MLP, and the head of ``config.critic`` on the embeddings (the concat critic's MLP on
+    the pairs of encoded windows and raw 2-D features)."""
+    act = _ACTIVATIONS[config.activation]
+    hidden, layers, out = config.hidden_dim, config.n_layers, config.embedding_dim
+    concat = config.critic == "concat"
+
+    def side(shape: tuple[int, ...]) -> tuple[nn.Module, int]:
+        width = int(np.prod(shape))
+        if len(shape) == 2 and config.embedding != "mlp":
+            window, channels = shape
+            encoder = sequence_encoder(config.embedding, window, channels, out, hidden, layers, act)
+            return encoder, out
+        if concat:  # the concat critic reads the features themselves
+            return (Flatten() if len(shape) == 2 else nn.Identity()), width
+        net = mlp(width, out, hidden, layers, config.activation, config.spectral_norm)
+        return (nn.Sequential(Flatten(), net) if len(shape) == 2 else net), out
+
+    (g, gx), (h, hy) = side(x_shape), side(y_shape)
+    if concat:
+        return HybridCritic(g, h, (gx, hy), hidden, layers, config.activation)
+    if config.critic == "bilinear":
+        return BilinearCritic(g, h, out)
+    if config.critic == "hybrid":
+        return HybridCritic(g, h, out, hidden, layers, config.activation)
     return SeparableCritic(g, h)
 
 
@@ -166,9 +221,10 @@ def stacked_scores(
     per-call tracing overhead (measured ~10 % of a rigorous analysis).  With
     ``spectral_norm``, ``training=True`` advances each run's power iteration in place
     (its ``_u``, ``_v`` buffers in ``state``), as the critic's forward does in training
-    mode.  None for the concat critic, which the batched trainer runs through ``vmap``.
+    mode.  None for the concat critic, which the batched trainer runs through ``vmap``,
+    and for sequence embeddings (windows train one run at a time: ``trainer.train_plan``).
     """
-    if config.critic == "concat":
+    if config.critic == "concat" or config.embedding != "mlp":
         return None
     act = _ACTIVATIONS[config.activation]()
     depth = config.n_layers

@@ -51,22 +51,40 @@ __all__ = [
     "ESTIMATORS",
     "CRITICS",
     "ACTIVATIONS",
+    "EMBEDDINGS",
+    "SEQUENCE_EMBEDDINGS",
     "SPLITS",
     "UNITS",
     "DEVICES",
+    "PRECISIONS",
     "DEFAULT_GAMMAS",
     "DEFAULT_RETRIES",
 ]
 
-ANALYSES = ("estimate", "rigorous", "sweep", "dimensionality")
+ANALYSES = (
+    "estimate",
+    "rigorous",
+    "sweep",
+    "dimensionality",
+    "lag",
+    "pairwise",
+    "permutation_test",
+    "conditional",
+    "transfer",
+)
 RUN, ANALYSIS = "run", "analysis"
 
 ESTIMATORS = ("infonce", "nwj", "tuba", "js", "smile")
 CRITICS = ("separable", "bilinear", "concat", "hybrid")
 ACTIVATIONS = ("relu", "leaky_relu", "elu", "gelu", "silu", "tanh")
+# How each side becomes an embedding: an MLP (windows flattened) or a sequence encoder
+# of (N, window, channels) windows (engine/encoders.py).
+EMBEDDINGS = ("mlp", "cnn", "gru", "tcn")
+SEQUENCE_EMBEDDINGS = ("cnn", "gru", "tcn")
 SPLITS = ("random", "blocked")
 UNITS = ("bits", "nats")
 DEVICES = ("auto", "cpu", "cuda")
+PRECISIONS = ("float32", "bfloat16", "auto")
 
 DEFAULT_EPOCHS = 50
 DEFAULT_BATCH_SIZE = 128
@@ -92,6 +110,11 @@ DEFAULT_REPEATS = 1
 DEFAULT_SWEEP_REPEATS = 3
 DEFAULT_EMBEDDING_DIMS = tuple(range(1, 13))
 DEFAULT_SPLITS = 5
+# nmi.pairwise: one run per pair (a screen; nmi.pairwise explains); nmi.permutation_test.
+DEFAULT_PAIRWISE_REPEATS = 1
+DEFAULT_PERMUTATIONS = 199
+NULLS = ("permute", "circular", "block")
+DEFAULT_LAGS = tuple(range(-20, 21))
 # Resubmissions of a failing work unit before its runs are reported failed; the same
 # number as distribute.DEFAULT_RETRIES (a test holds them together).
 DEFAULT_RETRIES = 2
@@ -108,6 +131,8 @@ KINDS = (
     "executor",
     "grid",
     "dims",
+    "lags",
+    "variable",
 )
 
 
@@ -189,10 +214,16 @@ class OptionSpec:
             from nmi_jupyter.engine.sweep import check_dims
 
             return check_dims(value)
+        if kind == "lags":
+            from nmi_jupyter.engine.lag import check_lags
+
+            return check_lags(value)
         if kind == "executor":
             from nmi_jupyter.engine.distribute import check_executor
 
             check_executor(value)
+            return value
+        if kind == "variable":  # data: the analysis checks it with the other arrays
             return value
         raise AssertionError(f"unknown option kind {kind!r}")  # a table error, not a user's
 
@@ -213,6 +244,8 @@ class OptionSpec:
         """The default as a user would write it (``range(1, 11)``, ``5e-4``, ``None``)."""
         if self.default == DEFAULT_GAMMAS and self.kind == "gammas":
             return "range(1, 11)"
+        if self.default == DEFAULT_LAGS and self.kind == "lags":
+            return "range(-20, 21)"
         return repr(self.default) if isinstance(self.default, float) else str(self.default)
 
 
@@ -224,9 +257,24 @@ def _choice(name: str, choices: tuple[str, ...], help: str) -> OptionSpec:
     return OptionSpec(name, "choice", choices[0], help, choices=choices)
 
 
-_RIGOROUS = {"scope": ANALYSIS, "analyses": ("rigorous", "sweep")}
+_RIGOROUS = {
+    "scope": ANALYSIS,
+    "analyses": ("rigorous", "sweep", "lag", "pairwise", "conditional", "transfer"),
+}
 # Where the runs train: every analysis of many runs.
-_MANY_RUNS = {"scope": ANALYSIS, "analyses": ("rigorous", "sweep", "dimensionality")}
+_MANY_RUNS = {
+    "scope": ANALYSIS,
+    "analyses": (
+        "rigorous",
+        "sweep",
+        "dimensionality",
+        "lag",
+        "pairwise",
+        "permutation_test",
+        "conditional",
+        "transfer",
+    ),
+}
 
 _TABLE = (
     # ----- one training run (EstimateConfig) -----
@@ -262,6 +310,13 @@ _TABLE = (
     _int("hidden_dim", DEFAULT_HIDDEN_DIM, 1, "width of the MLPs"),
     _int("n_layers", DEFAULT_N_LAYERS, 1, "hidden layers of the MLPs"),
     _int("embedding_dim", DEFAULT_EMBEDDING_DIM, 1, "size of the embeddings g(x), h(y)"),
+    _choice(
+        "embedding",
+        EMBEDDINGS,
+        "how windows (N, window, channels) are encoded: mlp (flattened to window*channels "
+        "features), cnn (temporal convolutions, pooled), gru (its last state) or tcn "
+        "(dilated causal convolutions); a 2-D side keeps its MLP",
+    ),
     _choice("activation", ACTIVATIONS, "activation of the MLPs"),
     OptionSpec(
         "spectral_norm",
@@ -324,6 +379,12 @@ _TABLE = (
         "torch CPU threads while training; None: 1 (fastest for these small models)",
         optional=True,
     ),
+    _choice(
+        "precision",
+        PRECISIONS,
+        "matmuls of the batched training steps: float32, bfloat16, or auto (bfloat16 where"
+        " the CPU or GPU has it natively); bounds, optimiser and reported values stay float32",
+    ),
     _int(
         "eval_batch_size",
         DEFAULT_EVAL_BATCH_SIZE,
@@ -364,8 +425,8 @@ _TABLE = (
         "repeats",
         DEFAULT_REPEATS,
         1,
-        "runs per chunk, each with its own seed (nmi.sweep: estimates per grid point, "
-        "default 3, or runs per chunk when rigorous)",
+        "runs per chunk, each with its own seed (nmi.sweep and nmi.lag: estimates per "
+        "grid point or lag, default 3, or runs per chunk when rigorous)",
         **_RIGOROUS,
     ),
     OptionSpec(
@@ -452,9 +513,11 @@ _TABLE += (
         "rigorous",
         "bool",
         False,
-        "each grid point a full rigorous analysis (corrected MI, interval, verdict) "
-        "instead of repeated estimates",
-        **_SWEEP,
+        "each grid point (nmi.lag: each lag) a full rigorous analysis (corrected MI, "
+        "interval, verdict) instead of repeated estimates (nmi.conditional and "
+        "nmi.transfer: each term, default True there)",
+        scope=ANALYSIS,
+        analyses=("sweep", "lag", "pairwise", "conditional", "transfer"),
     ),
     OptionSpec(
         "embedding_dims",
@@ -470,6 +533,82 @@ _TABLE += (
         "curves of a dimensionality analysis: seeded train/validation splits (with y) or "
         "random halves of X's channels (without y)",
         **_DIMENSIONALITY,
+    ),
+    # ----- MI against lag -----
+    OptionSpec(
+        "lags",
+        "lags",
+        DEFAULT_LAGS,
+        "the lags k (in samples) of MI(x_t; y_{t+k}); positive k: x leads y",
+        scope=ANALYSIS,
+        analyses=("lag",),
+    ),
+)
+
+_PERMUTATION = {"scope": ANALYSIS, "analyses": ("permutation_test",)}
+_TABLE += (
+    # ----- permutation test -----
+    _int(
+        "permutations",
+        DEFAULT_PERMUTATIONS,
+        1,
+        "null runs of a permutation test, each trained like the observed run; the "
+        "smallest p-value is 1 / (permutations + 1)",
+        **_PERMUTATION,
+    ),
+    OptionSpec(
+        "null",
+        "choice",
+        NULLS[0],
+        "how null pairs are made: permute (i.i.d. samples), circular (time series: y "
+        "shifted circularly by at least block_size) or block (blocks of block_size "
+        "samples of y permuted)",
+        choices=NULLS,
+        **_PERMUTATION,
+    ),
+    _int(
+        "block_size",
+        None,
+        1,
+        "samples of the smallest circular shift or of one permuted block; None: N // 20",
+        optional=True,
+        **_PERMUTATION,
+    ),
+)
+
+_TRANSFER = {"scope": ANALYSIS, "analyses": ("transfer",)}
+_TABLE += (
+    # ----- conditional MI and transfer entropy -----
+    OptionSpec(
+        "z",
+        "variable",
+        None,
+        "conditional MI: the variable conditioned on, samples in rows (in the magic a "
+        "notebook expression: --z behaviour or z = behaviour in the body)",
+        optional=True,
+        scope=ANALYSIS,
+        analyses=("conditional",),
+    ),
+    _int(
+        "history",
+        1,
+        1,
+        "transfer entropy: past samples of each series (the pasts x_{t-history+1..t})",
+        **_TRANSFER,
+    ),
+    _int(
+        "horizon",
+        1,
+        1,
+        "transfer entropy: how many samples ahead the predicted future y_{t+horizon} lies",
+        **_TRANSFER,
+    ),
+    OptionSpec(
+        "both",
+        "bool",
+        True,
+        "transfer entropy: also TE(Y->X), for the directionality index (False: X->Y only)",
+        **_TRANSFER,
     ),
 )
 

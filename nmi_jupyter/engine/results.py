@@ -386,7 +386,11 @@ def _format_version(value: Any) -> int | None:
 
 def _result_kinds() -> dict[str, Any]:
     # Imported here: rigorous_result builds on this module.
+    from nmi_jupyter.engine.dependence_result import ConditionalResult, TransferResult
     from nmi_jupyter.engine.dimensionality import DimensionalityResult
+    from nmi_jupyter.engine.lag_result import LagResult
+    from nmi_jupyter.engine.pairwise_result import PairwiseResult
+    from nmi_jupyter.engine.permutation_result import PermutationResult
     from nmi_jupyter.engine.rigorous_result import RigorousResult
     from nmi_jupyter.engine.sweep_result import SweepResult
 
@@ -395,6 +399,11 @@ def _result_kinds() -> dict[str, Any]:
         "rigorous": RigorousResult,
         "sweep": SweepResult,
         "dimensionality": DimensionalityResult,
+        "pairwise": PairwiseResult,
+        "permutation_test": PermutationResult,
+        "conditional": ConditionalResult,
+        "transfer": TransferResult,
+        "lag": LagResult,
     }
 
 

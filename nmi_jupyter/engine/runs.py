@@ -109,8 +109,9 @@ def prepare_run(
     varying: dict[str, int] = {}
     for name, data in (("x", xs), ("y", ys)):
         if count_varying:
-            varying[f"{name}_train"] = varying_samples(data[train_idx])
-            varying[f"{name}_val"] = varying_samples(data[val_idx])
+            flat = data.reshape(len(data), -1)  # windows: each (time, channel) a feature
+            varying[f"{name}_train"] = varying_samples(flat[train_idx])
+            varying[f"{name}_val"] = varying_samples(flat[val_idx])
         for part in standardized_parts(data, [train_idx, val_idx], config.standardize):
             tensors.append(torch.from_numpy(part).to(device))
     x_train, x_val, y_train, y_val = tensors

@@ -192,7 +192,9 @@ def sweep(
     configs = [base.replace(**point) for point in grid_points(grid)]  # every point checked
     executor = analysis.get("executor")
     check_executor(executor)
-    xs, ys = _marginals(*check_pair(x, y), base)
+    # Windows stay 3-D when any point encodes them (mlp points flatten them in the critic).
+    embedding = next((c.embedding for c in configs if c.embedding != "mlp"), "mlp")
+    xs, ys = _marginals(*check_pair(x, y, embedding), base)
     n = len(xs)
     if rigorous:
         gammas = checked.get("gammas", list(OPTIONS["gammas"].default))
@@ -361,6 +363,11 @@ def dimensionality(
     configs = [base.replace(embedding_dim=d) for d in dims]
     check_executor(checked.get("executor"))
     if y is None:
+        if base.embedding != "mlp":
+            raise OptionError(
+                "The internal dimensionality splits X's features into two halves, which "
+                f"the {base.embedding} encoder cannot read as windows; use embedding='mlp'."
+            )
         xs = as_samples(x, "x")
         if xs.shape[1] < 2:
             raise InvalidDataError(
@@ -373,9 +380,9 @@ def dimensionality(
         views = _channel_halves(xs.shape[1], splits, base.seed)
         x_dim, y_dim = len(views[0].x_columns), len(views[0].y_columns)
     else:
-        xs, ys = _marginals(*check_pair(x, y), base)
+        xs, ys = _marginals(*check_pair(x, y, base.embedding), base)
         views = [View()] * splits
-        x_dim, y_dim = xs.shape[1], ys.shape[1]
+        x_dim, y_dim = int(np.prod(xs.shape[1:])), int(np.prod(ys.shape[1:]))
     train_options = {
         "executor": checked.get("executor"),
         "batched": checked.get("batched", True),

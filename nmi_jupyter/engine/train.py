@@ -93,7 +93,7 @@ def train_run(
     """
     data = run.data
     with seeded_init(run.init_seed):
-        critic = build_critic(config, data.x_train.shape[1], data.y_train.shape[1])
+        critic = build_critic(config, data.x_train.shape[1:], data.y_train.shape[1:])
     critic = critic.to(data.x_train.device)
     optimizer = _optimizer(critic, config)
     bound = get_bound(config.estimator, config.smile_clip)

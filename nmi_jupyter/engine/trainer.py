@@ -1,8 +1,9 @@
 """The one trainer: any plan's runs, trained in this process.
 
 Runs whose data have the same widths share stacks (:func:`batched.train_batched`,
-consecutive runs of the plan, as many as fit in memory); otherwise, or with
-``batched=False``, runs train one after another (:func:`train.train_run`).  Both
+consecutive runs of the plan, as many as fit in memory); otherwise, with
+``batched=False``, or on windows (3-D data, for a sequence encoder), runs train one
+after another (:func:`train.train_run`).  Both
 paths keep one :class:`~nmi_jupyter.engine.run_state.RunState` per run, so a run
 means the same thing wherever it trains.  The executor path
 (:mod:`distribute`) trains a plan's work units through :func:`train_plan` on
@@ -58,6 +59,9 @@ def train_plan(
     outcome without an epoch, so the caller always learns that it stopped.
     """
     config = plan.config
+    # Windows (3-D data, for a sequence encoder) train one run after another: the stacked
+    # trainer's critics are MLPs on (samples, features).  Same seeds, same runs.
+    batched = batched and xs.ndim == 2 and ys.ndim == 2
     outcomes: list[TrainOutcome] = []
     try:
         prepared = [

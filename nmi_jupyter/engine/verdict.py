@@ -63,6 +63,8 @@ __all__ = [
     "sweep_point_flags",
     "sweep_flags",
     "dimensionality_flags",
+    "lag_flags",
+    "LAG_PEAK_Z",
 ]
 
 
@@ -801,6 +803,41 @@ def dimensionality_flags(
                 f"the splits saturate at dimensions {min(found)} to {max(found)}; the "
                 "reading is uncertain: use more samples, epochs or splits",
                 unreliable=False,
+            )
+        )
+    return most_serious_first(flags)
+
+
+# A lag's MI is within the peak's error of the peak when it is at most LAG_PEAK_Z
+# combined standard errors below it (nmi.lag: peak_lag_interval).
+LAG_PEAK_Z = 2.0
+
+
+def lag_flags(
+    *, lags: Sequence[int], peak_lag: int | None, peak_mi: float, units: str
+) -> tuple[Flag, ...]:
+    """Findings about a lag curve's peak: it lies at the edge of the lags tried (the
+    true peak may lie outside them), or there is too little MI at every lag to place a
+    peak (each lag's own flags are the points', prefixed by the result)."""
+    flags: list[Flag] = []
+    peak_nats = float(to_nats(peak_mi, units)) if math.isfinite(peak_mi) else math.nan
+    if peak_lag is None:
+        return ()
+    if math.isfinite(peak_nats) and peak_nats < NO_INFORMATION_NATS:
+        flags.append(
+            Flag(
+                "no_information",
+                f"the MI is at most {peak_mi:.3f} {units} at every lag, too little shared "
+                "information to place a peak",
+            )
+        )
+    elif len(lags) > 1 and peak_lag in (min(lags), max(lags)):
+        flags.append(
+            Flag(
+                "peak_at_edge",
+                f"the MI is largest at lag {peak_lag}, the edge of the lags tried "
+                f"({min(lags)} to {max(lags)}): the peak may lie outside the lags tried; "
+                "widen lags",
             )
         )
     return most_serious_first(flags)

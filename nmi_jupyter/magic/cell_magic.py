@@ -61,6 +61,15 @@ Examples::
 
     %neuralmi x None --mode dimensionality --splits 3     # y None: X's own dimension
 
+    %%neuralmi x y --mode lag -o lg        # MI(x_t; y_t+k); k > 0: x leads y
+    lags = range(-5, 6)
+
+    %neuralmi spikes None --mode pairwise -o pw     # every pair of channels: pw.matrix
+    %neuralmi x y --mode permutation_test --permutations 99   # a p-value
+
+    %neuralmi x y --mode conditional --z behaviour -o c     # I(X;Y|Z): c.mi, c.interval
+    %neuralmi x y --mode transfer --history 2 -o te         # te.te_xy, te.te_yx
+
 Session defaults: ``%config NeuralMIMagics.epochs = 100`` (overridden by the
 line, which a body line may not contradict).  Python twin: the same call is
 ``nmi_jupyter.estimate(X, Y, **options)`` or ``nmi_jupyter.rigorous(...)``.
@@ -142,21 +151,32 @@ class NeuralMIMagics(Magics, MagicDefaults):
         options = {k: v for k, v in options.items() if k in taken}
         if isinstance(options.get("executor"), str):
             options["executor"] = self._evaluate(options["executor"], "executor")
+        if isinstance(options.get("z"), str):  # --mode conditional: a notebook expression
+            options["z"] = self._evaluate(options["z"], "z")
         x = self._evaluate(request.x, "X")
         y = self._evaluate(request.y, "Y")
         api = getattr(nmi, mode)
         live = None
         if request.quiet:
             observer = None
-        elif request.widgets:
+        elif request.widgets and mode not in _TEXT_PROGRESS:
             live = _LivePanel(mode, options, stoppable=request.background)
             observer = live
+        elif mode in _TEXT_PROGRESS:
+            from nmi_jupyter.widgets.text_progress import TextProgress
+
+            observer = TextProgress(total_runs=_many_runs(mode, options, x, y) or 1)
         else:
             observer = self._progress(mode, options)
         if request.background:
             return self._start_background(api, x, y, observer, options, request.out, live)
         result = api(x, y, observer=observer, **options)
         self.shell.user_ns[request.out] = result
+        if mode == "pairwise" and request.widgets and not request.quiet:
+            from IPython.display import display
+
+            display(result.panel())  # the heatmap: click a cell for that pair's training
+            return None
         if live is not None and mode in _RESULT_PANELS:
             # the live panel states what ran; the result's panel below shows the numbers
             from IPython.display import display
@@ -255,7 +275,36 @@ class NeuralMIMagics(Magics, MagicDefaults):
 
 
 # Analyses whose result has its own panel, shown when training ends.
-_RESULT_PANELS = ("sweep", "dimensionality")
+_RESULT_PANELS = ("sweep", "dimensionality", "lag")
+
+
+# Analyses of many like runs shown with a progress line (no live panel of theirs yet).
+_TEXT_PROGRESS = ("pairwise", "permutation_test", "conditional", "transfer")
+
+
+def _many_runs(mode: str, options: dict[str, Any], x: Any, y: Any) -> int | None:
+    """Runs of a pairwise map (its channel pairs) or a permutation test, for progress;
+    None where the options or data are wrong (the engine then says why)."""
+    import numpy as np
+
+    try:
+        if mode in ("conditional", "transfer"):  # two terms per difference, one plan
+            terms = 4 if mode == "transfer" and options.get("both", True) else 2
+            rigorous = bool(options.get("rigorous", True))
+            per_term = _total_runs("rigorous", options) if rigorous else options.get("repeats", 1)
+            return terms * int(per_term)
+        if mode == "permutation_test":
+            return int(options.get("permutations", 199)) + 1
+        if mode != "pairwise":
+            return None
+        cx = int(np.prod(np.shape(x)[1:], dtype=int)) if np.ndim(x) > 1 else 1
+        cy = int(np.prod(np.shape(y)[1:], dtype=int)) if np.ndim(y) > 1 else 1
+        pairs = cx * (cx - 1) // 2 if y is None else cx * cy
+        rigorous = bool(options.get("rigorous", False))
+        per_pair = _total_runs("rigorous", options) if rigorous else int(options.get("repeats", 1))
+        return max(pairs, 1) * per_pair
+    except (TypeError, ValueError):
+        return None
 
 
 def _total_runs(mode: str, options: dict[str, Any]) -> int:
@@ -263,6 +312,10 @@ def _total_runs(mode: str, options: dict[str, Any]) -> int:
     if mode == "dimensionality":
         dims = options.get("embedding_dims", range(1, 13))
         return len(list(dims)) * int(options.get("splits", 5))
+    if mode == "lag":
+        plan = _sweep_plan(mode, options)
+        runs = plan["runs_per_point"] + plan.get("controls_per_point", 0)
+        return max(len(plan["points"]), 1) * runs
     if mode == "sweep":
         grid = options.get("grid") or {}
         points = 1
@@ -293,7 +346,11 @@ def _sweep_plan(mode: str, options: dict[str, Any]) -> dict[str, Any]:
             splits = OPTIONS["splits"].check(options.get("splits", DEFAULT_SPLITS))
             points = [{"embedding_dim": d} for d in dims]
             return {"points": points, "runs_per_point": splits, "dimensionality": True}
-        points = grid_points(check_grid(options.get("grid")))
+        if mode == "lag":  # one point per lag
+            lags = OPTIONS["lags"].check(options.get("lags", OPTIONS["lags"].default))
+            points = [{"lag": k} for k in lags]
+        else:
+            points = grid_points(check_grid(options.get("grid")))
         rigorous = bool(options.get("rigorous", False))
         repeats = int(options.get("repeats", 1 if rigorous else 3))
         if not rigorous:
@@ -335,6 +392,10 @@ class _LivePanel:
             from nmi_jupyter.widgets.sweep_live_panel import SweepLivePanel
 
             self.panel = SweepLivePanel(**_sweep_plan(mode, options), stoppable=stoppable)
+            if mode == "lag":
+                from nmi_jupyter.engine.lag_result import LAG_AXIS_LABEL
+
+                self.panel.value_axis.label = LAG_AXIS_LABEL
             self.handle = None
             return
         self.panel = TrainingPanel(

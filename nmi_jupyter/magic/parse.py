@@ -96,12 +96,40 @@ def parse_gammas(text: str) -> list[int]:
     return values
 
 
+def parse_lags(text: str) -> list[int]:
+    """Lags on the line: ``range(-5, 6)`` (as in Python), ``-5..5`` (both ends
+    included), ``0,3,5`` or ``-5..-1,3``.  A list starting with a minus sign is written
+    ``--lags=-5..5`` (argparse would read ``-5..5`` after a space as a flag)."""
+    text = text.strip().strip("'\"")
+    found = re.fullmatch(r"range\(\s*(-?\d+)\s*(?:,\s*(-?\d+)\s*)?(?:,\s*(-?\d+)\s*)?\)", text)
+    if found:
+        bounds = [int(v) for v in found.groups() if v is not None]
+        if len(bounds) == 3 and bounds[2] == 0:
+            raise argparse.ArgumentTypeError("lags: range() step must not be zero")
+        return list(range(*bounds))
+    values: list[int] = []
+    try:
+        for part in text.split(","):
+            if ".." in part:
+                lo, hi = part.split("..", 1)
+                values += list(range(int(lo), int(hi) + 1))
+            else:
+                values.append(int(part))
+    except ValueError:
+        raise argparse.ArgumentTypeError(
+            f"lags must look like range(-5, 6), -5..5 or 0,3,5, not {text!r}"
+        ) from None
+    return values
+
+
 def _line_type(spec: OptionSpec):
     """How the line's text becomes a value of ``spec`` (checked later by the engine)."""
     if spec.kind == "choice":
         return _choice(spec.choices, spec.name)
     if spec.kind in ("gammas", "gamma_subset", "dims"):
         return parse_gammas
+    if spec.kind == "lags":
+        return parse_lags
     if spec.kind == "grid":
         return _literal
     return {"int": int, "float": float}.get(spec.kind, str)
@@ -128,6 +156,8 @@ def _metavar(spec: OptionSpec) -> str | None:
         return "{" + ",".join(spec.choices) + "}"
     if spec.kind in ("gammas", "gamma_subset", "dims"):
         return "1-10|1,2,4"
+    if spec.kind == "lags":
+        return "range(-5,6)|0..5|0,3"
     if spec.kind == "grid":
         return "DICT"
     return {"executor": "NAME", "int": "N", "float": "X"}.get(spec.kind)

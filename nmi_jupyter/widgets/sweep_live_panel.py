@@ -164,6 +164,12 @@ class SweepLivePanel(TrainingPanel):
             series.setdefault(label, []).append(k)
         return list(series.items())
 
+    def _points_word(self) -> str:
+        """What the points are called: embedding dims, lags (nmi.lag) or grid points."""
+        if self.dimensionality:
+            return "embedding dims"
+        return "lags" if self.first == "lag" else "grid points"
+
     def _x(self, point: LivePoint) -> float:
         value = point.values.get(self.first)
         return float(value) if self._numeric() else float(self._first_values().index(value))
@@ -315,7 +321,7 @@ class SweepLivePanel(TrainingPanel):
     def _progress_html(self) -> str:
         states = [self._point_state(p) for p in self.points]
         runs = self.buffer.by_status()
-        what = "embedding dims" if self.dimensionality else "grid points"
+        what = self._points_word()
         waiting = max(self.total_runs - len(self.buffer.runs), 0)
         return (
             f"<b>{states.count('done')} of {len(self.points)} {what} done</b> &middot; "
@@ -358,7 +364,7 @@ class SweepLivePanel(TrainingPanel):
         self.status.value = self._final_html(sweep)
 
     def _final_html(self, sweep) -> str:
-        what = "embedding dims" if self.dimensionality else "grid points"
+        what = self._points_word()
         done = f"{len(sweep.points)} of {sweep.planned} {what}"
         runs = sum(len(p.runs) for p in self.points)
         if sweep.stopped and not sweep.points:
@@ -407,7 +413,7 @@ class SweepLivePanel(TrainingPanel):
             points.set_xticks(range(len(values)), [str(v) for v in values])
         elif isinstance(self.series_lines[0].scales["x"], bq.LogScale):
             points.set_xscale("log", base=2)
-        points.set(xlabel=self.first, ylabel=f"MI ({units})", title=self._points_title())
+        points.set(xlabel=self.value_axis.label, ylabel=f"MI ({units})", title=self._points_title())
         if len(self._series()) > 1 and drawn:
             points.legend(fontsize="small")
 

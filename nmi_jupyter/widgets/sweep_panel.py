@@ -10,6 +10,7 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
+from nmi_jupyter.engine.lag_result import LAG_AXIS_LABEL, plot_lag
 from nmi_jupyter.engine.sweep_plots import plot_dimensionality, plot_sweep, sweep_lines
 from nmi_jupyter.widgets.colours import FIT, GAMMA_COLOURS, MUTED
 from nmi_jupyter.widgets.html import flags_html, verdict_badge
@@ -19,7 +20,8 @@ __all__ = ["SweepPanel", "sweep_panel"]
 
 
 def sweep_panel(result: Any) -> SweepPanel:
-    """The panel of a :class:`SweepResult` or a :class:`DimensionalityResult`."""
+    """The panel of a :class:`SweepResult`, a :class:`DimensionalityResult` or a
+    :class:`LagResult` (its lags on the x axis, the peak marked)."""
     return SweepPanel(result)
 
 
@@ -31,7 +33,8 @@ class SweepPanel(widgets.VBox):
     def __init__(self, result: Any) -> None:
         self.result = result
         self.dimensionality = hasattr(result, "dimension")
-        self.sweep = result.sweep if self.dimensionality else result
+        self.lag = hasattr(result, "peak_lag")
+        self.sweep = result.sweep if self.dimensionality or self.lag else result
         self.readout = widgets.HTML(self._readout())
         self.figure = self._figure()
         super().__init__(children=[self.readout, self.figure])
@@ -44,6 +47,14 @@ class SweepPanel(widgets.VBox):
             else:
                 low, high = r.dimension_range or (r.dimension, r.dimension)
                 head = f"dimension <b>{r.dimension}</b> (splits {low}-{high})"
+        elif self.lag and r.peak_lag is None:
+            head = "MI against lag: no lag gave a value"
+        elif self.lag:
+            low, high = r.peak_lag_interval or (r.peak_lag, r.peak_lag)
+            head = (
+                f"peak lag <b>{r.peak_lag}</b> (within its error: {low} to {high}); "
+                "MI(x<sub>t</sub>; y<sub>t+k</sub>), positive k: x leads y"
+            )
         else:
             head = f"sweep of {', '.join(r.keys)}: {len(r.points)} of {r.planned} points"
         return f"{head} {verdict_badge(r.is_reliable)}{flags_html(r.flags)}"
@@ -92,17 +103,24 @@ class SweepPanel(widgets.VBox):
                         colors=[colour] * len(x),
                     )
                 )
-        if self.dimensionality and self.result.dimension is not None:
+        marked = (
+            self.result.dimension
+            if self.dimensionality
+            else self.result.peak_lag
+            if self.lag
+            else None
+        )
+        if marked is not None:
             tops = s.mi + np.nan_to_num(s.mi_error)
             top = tops[np.isfinite(tops)].max() if np.isfinite(tops).any() else 1.0
-            d = float(self.result.dimension)
+            d = float(marked)
             marks.append(
                 bq.Lines(
                     x=[d, d], y=[0.0, float(top)], scales=scales, colors=[FIT], line_style="dashed"
                 )
             )
         axes = [
-            bq.Axis(scale=x_scale, label=first),
+            bq.Axis(scale=x_scale, label=LAG_AXIS_LABEL if self.lag else first),
             bq.Axis(scale=scales["y"], side="left", label=f"MI ({s.units})"),
         ]
         return bq.Figure(
@@ -113,7 +131,7 @@ class SweepPanel(widgets.VBox):
         )
 
     def png(self) -> bytes:
-        draw = plot_dimensionality if self.dimensionality else plot_sweep
+        draw = plot_dimensionality if self.dimensionality else plot_lag if self.lag else plot_sweep
         return png_of(lambda figure: draw(self.result, ax=figure.add_subplot()), (6.4, 3.6))
 
     def mimebundle(self) -> dict:

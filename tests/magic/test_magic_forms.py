@@ -121,7 +121,12 @@ def test_every_documented_magic_runs_as_written(ip, where, example):
     if isinstance(value, BackgroundRun):
         value = value.wait(120)
     assert isinstance(
-        value, nmi.EstimateResult | nmi.RigorousResult | nmi.SweepResult | nmi.DimensionalityResult
+        value,
+        nmi.EstimateResult
+        | nmi.RigorousResult
+        | nmi.SweepResult
+        | nmi.DimensionalityResult
+        | nmi.LagResult,
     )
 
 

@@ -49,6 +49,7 @@ SAMPLES = {
     "hidden_dim": (8, "8"),
     "n_layers": (1, "1"),
     "embedding_dim": (4, "4"),
+    "embedding": ("gru", "gru"),
     "activation": ("tanh", "tanh"),
     "spectral_norm": (True, None),
     "weight_decay": (0.01, "0.01"),
@@ -61,6 +62,7 @@ SAMPLES = {
     "seed": (7, "7"),
     "device": ("cpu", "cpu"),
     "threads": (2, "2"),
+    "precision": ("bfloat16", "bfloat16"),
     "eval_batch_size": (256, "256"),
     "smile_clip": (2.5, "2.5"),
     "median_window": (3, "3"),
@@ -79,6 +81,14 @@ SAMPLES = {
     "rigorous": (True, None),
     "embedding_dims": ([1, 2, 3, 4], "1-4"),
     "splits": (3, "3"),
+    "lags": ([0, 1, 2, 5], "0..2,5"),
+    "permutations": (19, "19"),
+    "null": ("circular", "circular"),
+    "block_size": (10, "10"),
+    "z": ([1.0, 2.0], "[1.0,2.0]"),  # data: an expression the magic evaluates
+    "history": (2, "2"),
+    "horizon": (3, "3"),
+    "both": (False, None),
 }
 
 # The same values as numpy scalars and arrays (floats exactly representable in float32).
@@ -143,6 +153,11 @@ def ip(monkeypatch):
     monkeypatch.setattr(nmi, "estimate", capture)
     monkeypatch.setattr(nmi, "sweep", capture)
     monkeypatch.setattr(nmi, "dimensionality", capture)
+    monkeypatch.setattr(nmi, "lag", capture)
+    monkeypatch.setattr(nmi, "pairwise", capture)
+    monkeypatch.setattr(nmi, "permutation_test", capture)
+    monkeypatch.setattr(nmi, "conditional", capture)
+    monkeypatch.setattr(nmi, "transfer", capture)
     shell.calls = calls
     yield shell
     for c in shell.configurables:
@@ -155,7 +170,19 @@ def ip(monkeypatch):
 
 def _mode_of(name: str) -> str:
     """An analysis that takes option ``name`` (rigorous when it does)."""
-    return next(m for m in ("rigorous", "sweep", "dimensionality") if name in options_of(m))
+    return next(
+        m
+        for m in (
+            "rigorous",
+            "sweep",
+            "dimensionality",
+            "lag",
+            "permutation_test",
+            "conditional",
+            "transfer",
+        )
+        if name in options_of(m)
+    )
 
 
 def _through_the_magic(ip, line: str = "", body: str = "", mode: str = "rigorous") -> dict:
@@ -191,7 +218,9 @@ def test_rigorous_signature_matches_the_table():
         default = OPTIONS[p.name].default
         assert p.default == default or list(p.default) == list(default), p.name
     assert OPTIONS["retries"].default == distribute.DEFAULT_RETRIES
-    sweep_only = {"grid", "rigorous", "embedding_dims", "splits"}  # issue 19
+    sweep_only = {"grid", "rigorous", "embedding_dims", "splits", "lags"}  # issues 19, 20
+    sweep_only |= {"permutations", "null", "block_size"}  # issue 21
+    sweep_only |= {"z", "history", "horizon", "both"}  # issue 21: conditional, transfer
     assert set(options_of("rigorous")) == set(OPTIONS) - sweep_only
     assert set(options_of("estimate")) == {s.name for s in run_options()}
 
@@ -261,6 +290,7 @@ def test_options_land_in_the_result_settings():
     x, y = nmi.generators.correlated_gaussians(600, 2, 1.0, seed=0)
     given = {name: value for name, (value, _) in SAMPLES.items() if name in options_of("rigorous")}
     given["threads"] = 1  # the machine is shared
+    given["embedding"] = "mlp"  # x and y are 2-D here; sequence encoders read windows
     result = nmi.rigorous(x, y, **given)
     settings = result.settings
     for spec in run_options():
