@@ -18,7 +18,7 @@ from nmi_jupyter.engine.config import (
     fit_request_of,
     make_config,
 )
-from nmi_jupyter.engine.data import check_pair, copula_normal
+from nmi_jupyter.engine.data import check_pair
 from nmi_jupyter.engine.distribute import DEFAULT_RETRIES, check_executor, describe, train
 from nmi_jupyter.engine.errors import NeuralMIWarning, OptionError
 from nmi_jupyter.engine.events import CancelToken, Observer
@@ -34,7 +34,7 @@ from nmi_jupyter.engine.plan import check_chunk_size, estimate_plan, rigorous_pl
 from nmi_jupyter.engine.reduce import reduce_estimate, reduce_rigorous
 from nmi_jupyter.engine.results import EstimateResult
 from nmi_jupyter.engine.rigorous_result import RigorousResult
-from nmi_jupyter.engine.runtime import draw_seed
+from nmi_jupyter.engine.sweep import copula_marginals, seeded
 
 __all__ = ["estimate", "rigorous", "RIGOROUS_OPTIONS"]
 
@@ -80,8 +80,8 @@ def estimate(
             "one run in this process."
         )
     check_call(config, observer, cancel)
-    config = _seeded(make_config(config, **options))
-    xs, ys = _marginals(*check_pair(x, y, config.embedding), config)
+    config = seeded(make_config(config, **options))
+    xs, ys = copula_marginals(*check_pair(x, y, config.embedding), config)
     # The closed-form bound is computed before training, so that nothing but plain
     # record-keeping (with Ctrl-C held back) follows a run that was interrupted.
     linear = _linear(xs, ys, config)
@@ -155,7 +155,7 @@ def rigorous(
     # Every option is checked here, before the data are read and before any training.
     check_call(config, observer, cancel)
     check_option_names(options, RIGOROUS_OPTIONS)
-    config = _seeded(make_config(config, **options))
+    config = seeded(make_config(config, **options))
     checked = check_rigorous_options(
         {
             "gammas": gammas,
@@ -173,7 +173,7 @@ def rigorous(
     control, retries = checked["control"], checked["retries"]
     check_executor(executor)
     fit_request = fit_request_of(checked)
-    xs, ys = _marginals(*check_pair(x, y, config.embedding), config)
+    xs, ys = copula_marginals(*check_pair(x, y, config.embedding), config)
     n = len(xs)
     check_chunk_size(n, max(gamma_list), config)
     linear = _linear(xs, ys, config)
@@ -227,14 +227,6 @@ def _warn_failures(failures: dict[int, str], n_runs: int, retries: int) -> None:
         )
 
 
-def _marginals(
-    xs: np.ndarray, ys: np.ndarray, config: EstimateConfig
-) -> tuple[np.ndarray, np.ndarray]:
-    """The arrays the critics see: rank-Gaussianised when ``copula`` (before any split,
-    so every run of an analysis sees the same transform)."""
-    return (copula_normal(xs), copula_normal(ys)) if config.copula else (xs, ys)
-
-
 def _linear(xs: np.ndarray, ys: np.ndarray, config: EstimateConfig) -> LinearBound | None:
     """The closed-form lower bound from the best feature pair, for i.i.d. samples only:
     between two slow time series (``split="blocked"``) chance correlations far beyond
@@ -251,7 +243,3 @@ def _linear(xs: np.ndarray, ys: np.ndarray, config: EstimateConfig) -> LinearBou
 def _features(data: np.ndarray) -> int:
     """Features of one sample: window * channels for windows."""
     return int(np.prod(data.shape[1:]))
-
-
-def _seeded(config: EstimateConfig) -> EstimateConfig:
-    return config if config.seed is not None else config.replace(seed=draw_seed())

@@ -79,9 +79,14 @@ class _InfoNCE(torch.autograd.Function):
     def setup_context(ctx, inputs, output) -> None:
         ctx.save_for_backward(output[1])
         ctx.mark_non_differentiable(output[1])
+        ctx.set_materialize_grads(False)  # no zero gradient built for the log-softmax
 
     @staticmethod
-    def backward(ctx, grad: torch.Tensor, _unused: torch.Tensor | None) -> torch.Tensor:
+    def backward(
+        ctx, grad: torch.Tensor | None, _unused: torch.Tensor | None
+    ) -> torch.Tensor | None:
+        if grad is None:  # the value was not differentiated
+            return None
         (log_prob,) = ctx.saved_tensors
         per_entry = (grad / log_prob.shape[-1])[..., None]
         out = torch.exp(log_prob).mul_(-per_entry[..., None])

@@ -79,6 +79,10 @@ def as_samples(data: Any, name: str) -> np.ndarray:
             f"{name} contains {bad.sum()} NaN or infinite values (first in sample {rows[0]}); "
             "drop or impute those samples."
         )
+    if len(array) < 2:
+        raise InsufficientDataError(
+            f"{name} has {len(array)} sample; MI needs many paired samples (one per row)."
+        )
     spread = np.ptp(array, axis=0)
     constant = np.flatnonzero(spread == 0)
     if constant.size:

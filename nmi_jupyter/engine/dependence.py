@@ -34,7 +34,7 @@ from nmi_jupyter.engine.config import (
 )
 from nmi_jupyter.engine.data import as_samples, check_pair, copula_normal
 from nmi_jupyter.engine.dependence_result import ConditionalResult, TransferResult
-from nmi_jupyter.engine.distribute import DEFAULT_RETRIES, check_executor, describe, train
+from nmi_jupyter.engine.distribute import check_executor
 from nmi_jupyter.engine.errors import InsufficientDataError, InvalidDataError, OptionError
 from nmi_jupyter.engine.events import CancelToken, Observer
 from nmi_jupyter.engine.interrupts import deferred_interrupts
@@ -47,7 +47,7 @@ from nmi_jupyter.engine.plan import (
     rigorous_plan,
 )
 from nmi_jupyter.engine.reduce import reduce_rigorous, reduce_sweep_point
-from nmi_jupyter.engine.runtime import draw_seed
+from nmi_jupyter.engine.sweep import seeded, train_checked
 from nmi_jupyter.engine.sweep_result import SweepPoint
 from nmi_jupyter.engine.timeseries import windows
 from nmi_jupyter.engine.trainer import Trained
@@ -167,13 +167,15 @@ def conditional(
     check_option_names(options, CONDITIONAL_OPTIONS)
     rigorous = OPTIONS["rigorous"].check(rigorous)
     run_opts, checked = _split_options(options)
-    config = _seeded(make_config(config, **run_opts))
+    config = seeded(make_config(config, **run_opts))
     check_executor(checked.get("executor"))
     if z is None:
         raise OptionError(
             "nmi.conditional needs z, the variable to condition on: nmi.conditional(x, y, z) "
             "(in the magic: --z NAME on the line or z = NAME in the body)."
         )
+    if y is None:
+        raise InvalidDataError("nmi.conditional needs y: nmi.conditional(x, y, z) gives I(X;Y|Z).")
     xs, ys = check_pair(x, y)
     zs = as_samples(z, "z")
     if len(zs) != len(xs):
@@ -233,8 +235,13 @@ def transfer(
     run_opts, checked = _split_options(options)
     if config is None:  # time order; rows closer than history + horizon share samples
         run_opts = {"split": "blocked", "gap": history + horizon - 1, **run_opts}
-    config = _seeded(make_config(config, **run_opts))
+    config = seeded(make_config(config, **run_opts))
     check_executor(checked.get("executor"))
+    if y is None:
+        raise InvalidDataError(
+            "nmi.transfer needs y, the second time series: nmi.transfer(x, y) gives the "
+            "transfer entropy between x and y."
+        )
     xs, ys = check_pair(x, y)
     if config.copula:
         xs, ys = copula_normal(xs), copula_normal(ys)
@@ -331,18 +338,8 @@ def _run_terms(
         check_chunk_size(n, 1, config)
         base = repeats_plan(config, [View()] * repeats)
     plan = terms_plan(base, terms)
-    batched = checked.get("batched", True)
     start = time.perf_counter()
-    trained = train(
-        plan,
-        xs,
-        ys,
-        executor=checked.get("executor"),
-        batched=batched,
-        retries=checked.get("retries", DEFAULT_RETRIES),
-        observer=observer,
-        cancel=cancel,
-    )
+    trained, where = train_checked(plan, xs, ys, checked, observer, cancel)
     with deferred_interrupts():
         points = reduce_terms(
             plan,
@@ -359,9 +356,9 @@ def _run_terms(
         "fit": fit_request,
         "gammas": list(gammas),
         "repeats": repeats,
-        "batched": batched,
+        "batched": where["batched"],
         "control": checked.get("control", True),
-        "executor": describe(checked.get("executor")),
+        "executor": where["executor"],
     }
     elapsed = time.perf_counter() - start
     return (settings, trained.stop_reason, elapsed, trained.device, n), points
@@ -392,7 +389,3 @@ def _conditional_result(
         version=__version__,
         **extra,
     )
-
-
-def _seeded(config: EstimateConfig) -> EstimateConfig:
-    return config if config.seed is not None else config.replace(seed=draw_seed())

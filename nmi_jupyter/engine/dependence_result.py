@@ -32,10 +32,16 @@ import numpy as np
 from scipy import stats
 
 from nmi_jupyter.engine.extrapolate import GammaFit, fit_gamma_line
-from nmi_jupyter.engine.results import STOPPED_REASONS, save_json, saved_fields
+from nmi_jupyter.engine.results import save_json, saved_fields
 from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord
 from nmi_jupyter.engine.sweep_result import SweepPoint
-from nmi_jupyter.engine.verdict import Flag, Verdict, most_serious_first
+from nmi_jupyter.engine.verdict import (
+    Flag,
+    Verdict,
+    conditional_flags,
+    run_counts,
+    transfer_flags,
+)
 
 __all__ = [
     "ConditionalResult",
@@ -53,20 +59,16 @@ def _term_runs(point: SweepPoint) -> tuple[RunRecord, ...]:
     return point.rigorous.runs if point.rigorous is not None else point.runs
 
 
-def _usable(record: RunRecord) -> bool:
-    return math.isfinite(record.mi) and record.stop_reason not in ("diverged", "failed")
-
-
 def paired_differences(
     joint: tuple[RunRecord, ...], marginal: tuple[RunRecord, ...]
 ) -> list[tuple[int, float, float]]:
     """(gamma, joint - marginal MI, joint - marginal validation MI) for every (gamma,
     chunk, repeat) whose runs both finished (not diverged or failed), in joint order."""
-    by_key = {(r.gamma, r.chunk, r.repeat): r for r in marginal if _usable(r)}
+    by_key = {(r.gamma, r.chunk, r.repeat): r for r in marginal if run_counts(r)}
     out = []
     for r in joint:
         other = by_key.get((r.gamma, r.chunk, r.repeat))
-        if other is not None and _usable(r):
+        if other is not None and run_counts(r):
             out.append((r.gamma, r.mi - other.mi, r.mi_val - other.mi_val))
     return out
 
@@ -95,51 +97,6 @@ def paired_difference_fit(
         confidence_level=request["confidence_level"],
         n_samples=n_samples,
     )
-
-
-def conditional_flags(result: ConditionalResult, labels: tuple[str, str]) -> tuple[Flag, ...]:
-    """A difference's verdict: ``negative`` when the whole interval lies below 0 (an MI
-    difference of this kind cannot be negative, so the terms disagree beyond their
-    errors); ``no_interval`` when the difference has no error (one estimate per term);
-    ``partial`` when stopped; the paired fit's own flags (``fit_flags``: curvature,
-    leverage, too few gammas, small chunks); and each term's flags, led by its name."""
-    flags: list[Flag] = []
-    low, high = result.interval
-    if math.isfinite(high) and high < 0:
-        flags.append(
-            Flag(
-                "negative",
-                f"the difference {result.mi:.3g} {result.units} is negative beyond its error "
-                f"(interval up to {high:.3g}): the two terms disagree, so at least one of "
-                "them is biased; train longer, use more samples or estimator='smile'",
-            )
-        )
-    if not math.isfinite(result.mi_error) and math.isfinite(result.mi):
-        flags.append(
-            Flag(
-                "no_interval",
-                "the difference has no error bar (one estimate per term); use "
-                "rigorous=True or repeats >= 2",
-                unreliable=False,
-            )
-        )
-    if result.stop_reason in STOPPED_REASONS:
-        flags.append(Flag("partial", "the analysis was stopped before all runs finished"))
-    if result.fit is not None:  # the paired line's own findings (curvature, leverage, ...)
-        flags += [
-            Flag(f.code, f"the difference's fit: {f.message}", f.unreliable)
-            for f in result.fit.flags
-        ]
-    for label, point in zip(labels, (result.joint_point, result.marginal_point), strict=True):
-        seen = {f.code for f in flags}
-        flags += [
-            Flag(f.code, f"{label}: {f.message}", f.unreliable)
-            for f in point.flags
-            # said once for the difference: stopped, or no error bar
-            if not (f.code == "partial" and "partial" in seen)
-            and not (f.code == "one_run" and "no_interval" in seen)
-        ]
-    return most_serious_first(flags)
 
 
 @dataclass(frozen=True)
@@ -273,12 +230,8 @@ class ConditionalResult(Verdict):
         )
         return "\n".join(lines + self.verdict_lines())
 
-    def __str__(self) -> str:
-        return self.summary()
-
     def __repr__(self) -> str:
-        verdict = "reliable" if self.is_reliable else "not reliable"
-        return f"<ConditionalResult mi={self.mi_text()}, {verdict}, {self.stop_reason}>"
+        return f"<ConditionalResult mi={self.mi_text()}, {self.verdict_word}, {self.stop_reason}>"
 
     def _repr_html_(self) -> str:
         from nmi_jupyter.widgets.html import _summary_html
@@ -396,11 +349,7 @@ class TransferResult(Verdict):
 
     @functools.cached_property
     def flags(self) -> tuple[Flag, ...]:
-        flags: list[Flag] = []
-        for name, part in (("TE(X->Y)", self.xy), ("TE(Y->X)", self.yx)):
-            if part is not None:
-                flags += [Flag(f.code, f"{name}: {f.message}", f.unreliable) for f in part.flags]
-        return most_serious_first(flags)
+        return transfer_flags(self)
 
     def summary(self) -> str:
         lines = [
@@ -417,9 +366,6 @@ class TransferResult(Verdict):
             f"{self.settings['estimator']} / {self.settings['critic']}, {self.elapsed:.1f} s"
         )
         return "\n".join(lines + self.verdict_lines())
-
-    def __str__(self) -> str:
-        return self.summary()
 
     def __repr__(self) -> str:
         return (

@@ -29,8 +29,8 @@ from nmi_jupyter.engine.config import (
     make_config,
 )
 from nmi_jupyter.engine.data import check_pair
-from nmi_jupyter.engine.distribute import DEFAULT_RETRIES, check_executor, describe, train
-from nmi_jupyter.engine.errors import InsufficientDataError, OptionError
+from nmi_jupyter.engine.distribute import check_executor
+from nmi_jupyter.engine.errors import InsufficientDataError, InvalidDataError, OptionError
 from nmi_jupyter.engine.events import CancelToken, Observer
 from nmi_jupyter.engine.interrupts import deferred_interrupts
 from nmi_jupyter.engine.lag_result import LagResult
@@ -51,7 +51,13 @@ from nmi_jupyter.engine.plan import (
     rigorous_plan,
 )
 from nmi_jupyter.engine.reduce import reduce_sweep_point
-from nmi_jupyter.engine.sweep import _SWEEPABLE, _marginals, _rigorous_point, _seeded
+from nmi_jupyter.engine.sweep import (
+    SWEEPABLE,
+    copula_marginals,
+    rigorous_point,
+    seeded,
+    train_checked,
+)
 from nmi_jupyter.engine.sweep_result import SweepPoint, SweepResult
 from nmi_jupyter.engine.trainer import Trained
 
@@ -212,7 +218,7 @@ def lag(
     rigorous = OPTIONS["rigorous"].check(rigorous)
     default = 1 if rigorous else DEFAULT_LAG_REPEATS
     repeats = OPTIONS["repeats"].check(default if repeats is None else repeats)
-    run_keys = [k for k in options if k in _SWEEPABLE]
+    run_keys = [k for k in options if k in SWEEPABLE]
     analysis = {k: v for k, v in options.items() if k not in run_keys}
     if not rigorous:
         extra = sorted(set(analysis) - {"batched", "executor", "retries"})
@@ -222,10 +228,15 @@ def lag(
     run = {k: options[k] for k in run_keys}
     if config is None:
         run = {"split": DEFAULT_LAG_SPLIT, **run}
-    base = _seeded(make_config(config, **run))
+    base = seeded(make_config(config, **run))
     executor = checked.get("executor")
     check_executor(executor)
-    xs, ys = _marginals(*check_pair(x, y, base.embedding), base)
+    if y is None:
+        raise InvalidDataError(
+            "nmi.lag needs y, the second series, shifted against x at every lag; for the "
+            "channels of one recording among themselves use nmi.pairwise(x)."
+        )
+    xs, ys = copula_marginals(*check_pair(x, y, base.embedding), base)
     n = len(xs)
     valid = len(lag_rows(n, lags))
     gammas = checked.get("gammas", list(OPTIONS["gammas"].default)) if rigorous else None
@@ -243,25 +254,15 @@ def lag(
     plan, per_lag = lag_plan(
         n, lags, base, repeats, gammas=gammas, control=checked.get("control", True)
     )
-    batched = checked.get("batched", True)
     start = time.perf_counter()
-    trained = train(
-        plan,
-        xs,
-        ys,
-        executor=executor,
-        batched=batched,
-        retries=checked.get("retries", DEFAULT_RETRIES),
-        observer=observer,
-        cancel=cancel,
-    )
+    trained, where = train_checked(plan, xs, ys, checked, observer, cancel)
 
-    def rigorous_point(part: Plan, done: Trained, values: dict) -> SweepPoint:
-        return _rigorous_point(part, done, values, valid, gammas, repeats, checked)
+    def lag_point(part: Plan, done: Trained, values: dict) -> SweepPoint:
+        return rigorous_point(part, done, values, valid, gammas, repeats, checked)
 
     with deferred_interrupts():
-        points = reduce_lag(plan, trained, lags, per_lag, rigorous_point if gammas else None)
-    settings = {**base.to_dict(), "batched": batched, "executor": describe(executor)}
+        points = reduce_lag(plan, trained, lags, per_lag, lag_point if gammas else None)
+    settings = {**base.to_dict(), **where}
     sweep = SweepResult(
         grid={"lag": lags},
         points=tuple(points),

@@ -204,14 +204,11 @@ class LagResult(Verdict):
         lines += self.verdict_lines()
         return "\n".join(lines)
 
-    def __str__(self) -> str:
-        return self.summary()
-
     def __repr__(self) -> str:
         return (
             f"<LagResult peak_lag {self.peak_lag} (interval {self.peak_lag_interval}), "
             f"{len(self.lags_done)} of {len(self.lags)} lags, {self.units}, "
-            f"{'reliable' if self.is_reliable else 'not reliable'}>"
+            f"{self.verdict_word}>"
         )
 
     def _repr_html_(self) -> str:

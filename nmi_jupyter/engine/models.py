@@ -227,6 +227,8 @@ def stacked_scores(
     if config.critic == "concat" or config.embedding != "mlp":
         return None
     act = _ACTIVATIONS[config.activation]()
+    # ReLU in place on a fresh layer output (its gradient reads only the result)
+    act_fresh = torch.relu_ if config.activation == "relu" else act
     depth = config.n_layers
 
     def weight_of(
@@ -242,23 +244,28 @@ def stacked_scores(
     def embed(
         state: dict[str, torch.Tensor], prefix: str, h: torch.Tensor, training: bool
     ) -> torch.Tensor:
+        # Features-first: (K, features, B) activations, W h + b per layer, so each
+        # weight's gradient (grad h^T) comes out laid out like the weight (K, out, in)
+        # and the optimiser needs no transposed copy of it.  Returns (K, out, B).
+        h = h.transpose(1, 2)
         for i in range(depth + 1):
             layer = f"{prefix}.{2 * i}"
             weight = weight_of(state, layer, i < depth, training)
-            h = torch.baddbmm(state[f"{layer}.bias"].unsqueeze(1), h, weight.transpose(1, 2))
+            h = torch.baddbmm(state[f"{layer}.bias"].unsqueeze(2), weight, h)
             if i < depth:
-                h = act(h)
+                h = act_fresh(h)
         return h
 
     def scores(
         params: dict[str, torch.Tensor], x: torch.Tensor, y: torch.Tensor, training: bool = False
     ) -> torch.Tensor:
-        gx, hy = embed(params, "g", x, training), embed(params, "h", y, training)
+        gx = embed(params, "g", x, training).transpose(1, 2)  # (K, B, out)
+        hy = embed(params, "h", y, training)  # (K, out, B')
         if config.critic == "hybrid":
-            return pair_scores(params, gx, hy)
+            return pair_scores(params, gx, hy.transpose(1, 2))
         if config.critic == "bilinear":
             gx = torch.bmm(gx, params["weight"])
-        return torch.bmm(gx, hy.transpose(1, 2))
+        return torch.bmm(gx, hy)
 
     def pair_scores(
         state: dict[str, torch.Tensor], gx: torch.Tensor, hy: torch.Tensor

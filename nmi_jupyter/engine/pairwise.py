@@ -25,7 +25,7 @@ from nmi_jupyter.engine.config import (
     make_config,
 )
 from nmi_jupyter.engine.data import as_samples, check_pair
-from nmi_jupyter.engine.distribute import DEFAULT_RETRIES, check_executor, describe, train
+from nmi_jupyter.engine.distribute import check_executor
 from nmi_jupyter.engine.errors import InvalidDataError, OptionError
 from nmi_jupyter.engine.events import CancelToken, Observer
 from nmi_jupyter.engine.interrupts import deferred_interrupts
@@ -40,7 +40,7 @@ from nmi_jupyter.engine.plan import (
     rigorous_plan,
 )
 from nmi_jupyter.engine.reduce import reduce_rigorous, reduce_sweep_point
-from nmi_jupyter.engine.sweep import _marginals, _seeded
+from nmi_jupyter.engine.sweep import copula_marginals, seeded, train_checked
 from nmi_jupyter.engine.sweep_result import SweepPoint
 from nmi_jupyter.engine.trainer import Trained
 
@@ -210,7 +210,7 @@ def pairwise(
         extra = sorted(set(checked) - {"batched", "executor", "retries"})
         if extra:
             raise OptionError(f"{', '.join(extra)} only apply to nmi.pairwise with rigorous=True.")
-    config = _seeded(make_config(config, **{k: options[k] for k in run_keys}))
+    config = seeded(make_config(config, **{k: options[k] for k in run_keys}))
     if config.embedding != "mlp":
         raise OptionError(
             f"A pairwise map pairs single channels, which the {config.embedding} encoder "
@@ -226,11 +226,11 @@ def pairwise(
                 f"A pairwise map within x needs at least 2 channels (columns), not "
                 f"{xs.shape[1]}; give y to pair x's channels with y's."
             )
-        xs, _ = _marginals(xs, xs[:, :1], config)
+        xs, _ = copula_marginals(xs, xs[:, :1], config)
         ys = xs
         pairs = channel_pairs(xs.shape[1])
     else:
-        xs, ys = _marginals(*check_pair(x, y), config)
+        xs, ys = copula_marginals(*check_pair(x, y), config)
         pairs = channel_pairs(xs.shape[1], ys.shape[1])
     n = len(xs)
     gammas = checked.get("gammas", list(OPTIONS["gammas"].default))
@@ -245,18 +245,8 @@ def pairwise(
         gammas=gammas,
         control=checked.get("control", True),
     )
-    batched = checked.get("batched", True)
     start = time.perf_counter()
-    trained = train(
-        plan,
-        xs,
-        ys,
-        executor=executor,
-        batched=batched,
-        retries=checked.get("retries", DEFAULT_RETRIES),
-        observer=observer,
-        cancel=cancel,
-    )
+    trained, where = train_checked(plan, xs, ys, checked, observer, cancel)
     with deferred_interrupts():
         points = reduce_pairwise(
             plan,
@@ -268,7 +258,7 @@ def pairwise(
             repeats=repeats,
             checked=checked,
         )
-    settings = {**config.to_dict(), "batched": batched, "executor": describe(executor)}
+    settings = {**config.to_dict(), **where}
     if rigorous:
         settings["fit"] = fit_request_of(checked)
         settings["control"] = checked.get("control", True)

@@ -13,12 +13,10 @@ import numpy as np
 from nmi_jupyter.engine.errors import OptionError
 from nmi_jupyter.engine.results import float_out, save_json, saved_fields
 from nmi_jupyter.engine.sweep_result import SweepPoint
-from nmi_jupyter.engine.verdict import Flag, Verdict, most_serious_first
+from nmi_jupyter.engine.verdict import Flag, Verdict, pairwise_flags, summarised_flags
 
 __all__ = ["PairwiseResult", "pair_values", "summarised_flags"]
 
-# Pairs named in a summarised flag before "..."
-_NAMED_PAIRS = 4
 # Pairs listed by summary(), largest MI first.
 _SUMMARY_PAIRS = 10
 
@@ -26,32 +24,6 @@ _SUMMARY_PAIRS = 10
 def pair_values(i: int, j: int) -> dict[str, int]:
     """A pair's label, as its :class:`SweepPoint` holds it: ``{"x": i, "y": j}``."""
     return {"x": int(i), "y": int(j)}
-
-
-def summarised_flags(
-    labelled: list[tuple[str, tuple[Flag, ...]]], what: str = "pairs"
-) -> tuple[Flag, ...]:
-    """Every pair's flags, one flag per code: how many of the pairs have it, the first
-    few pairs by name and the first pair's sentence (``labelled``: (label, flags) per
-    pair)."""
-    found: dict[tuple[str, bool], list[tuple[str, Flag]]] = {}
-    for label, flags in labelled:
-        for flag in flags:
-            found.setdefault((flag.code, flag.unreliable), []).append((label, flag))
-    out = []
-    total = len(labelled)
-    for (code, unreliable), hits in found.items():
-        if code == "one_run" and len(hits) == total:
-            message = (
-                "no pair has an error bar (one run each); use repeats >= 2, "
-                "rigorous=True, or nmi.permutation_test for a pair that matters"
-            )
-        else:
-            names = ", ".join(label for label, _ in hits[:_NAMED_PAIRS])
-            more = ", ..." if len(hits) > _NAMED_PAIRS else ""
-            message = f"{len(hits)} of {total} {what} ({names}{more}): {hits[0][1].message}"
-        out.append(Flag(code, message, unreliable))
-    return most_serious_first(out)
 
 
 @dataclass(frozen=True)
@@ -135,19 +107,7 @@ class PairwiseResult(Verdict):
 
     @functools.cached_property
     def flags(self) -> tuple[Flag, ...]:
-        flags: list[Flag] = []
-        if self.stopped or len(self.points) < self.planned:
-            flags.append(
-                Flag(
-                    "partial",
-                    f"the map was {self.stop_reason} before it finished: "
-                    f"{len(self.points)} of {self.planned} pairs have a value",
-                )
-            )
-        labelled = [
-            (self.label(*pair), p.flags) for pair, p in zip(self.pairs, self.points, strict=True)
-        ]
-        return most_serious_first([*flags, *summarised_flags(labelled)])
+        return pairwise_flags(self)
 
     # ----- tables and text -----
     def to_frame(self):
@@ -206,13 +166,10 @@ class PairwiseResult(Verdict):
         lines += self.verdict_lines()
         return "\n".join(lines)
 
-    def __str__(self) -> str:
-        return self.summary()
-
     def __repr__(self) -> str:
-        verdict = "reliable" if self.is_reliable else "not reliable"
         return (
-            f"<PairwiseResult {len(self.points)} of {self.planned} pairs, {self.units}, {verdict}>"
+            f"<PairwiseResult {len(self.points)} of {self.planned} pairs, {self.units}, "
+            f"{self.verdict_word}>"
         )
 
     def _repr_html_(self) -> str:

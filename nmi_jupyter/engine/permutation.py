@@ -27,8 +27,8 @@ from nmi_jupyter.engine.config import (
     make_config,
 )
 from nmi_jupyter.engine.data import check_pair
-from nmi_jupyter.engine.distribute import DEFAULT_RETRIES, check_executor, describe, train
-from nmi_jupyter.engine.errors import InsufficientDataError, InvalidDataError
+from nmi_jupyter.engine.distribute import check_executor
+from nmi_jupyter.engine.errors import InsufficientDataError, InvalidDataError, OptionError
 from nmi_jupyter.engine.events import CancelToken, Observer
 from nmi_jupyter.engine.interrupts import deferred_interrupts
 from nmi_jupyter.engine.options import DEFAULT_PERMUTATIONS, OPTIONS, analysis_options
@@ -36,7 +36,7 @@ from nmi_jupyter.engine.permutation_result import PermutationResult
 from nmi_jupyter.engine.plan import Plan, RunSpec, View, run_seed
 from nmi_jupyter.engine.reduce import run_record
 from nmi_jupyter.engine.run_state import enters_result
-from nmi_jupyter.engine.sweep import _marginals, _seeded
+from nmi_jupyter.engine.sweep import copula_marginals, seeded, train_checked
 from nmi_jupyter.engine.trainer import Trained
 
 __all__ = [
@@ -54,6 +54,8 @@ NULL_SEED_STREAM = 4000
 NULL_ROWS_STREAM = 4001
 # Runs per work unit on an executor.
 RUNS_PER_UNIT = 50
+# The most bytes the null runs' row orders may take (permutations * N int64).
+NULL_ROWS_BUDGET = 2**30
 # block_size None: N // BLOCKS_BY_DEFAULT samples (20 blocks; shifts of 5-95 % of N).
 BLOCKS_BY_DEFAULT = 20
 
@@ -82,6 +84,19 @@ def null_rows(n: int, permutations: int, null: str, block: int, seed: int) -> li
             order = rng.permutation(len(blocks))
             out.append(np.concatenate([blocks[k] for k in order]))
     return out
+
+
+def check_permutations(n: int, permutations: int) -> None:
+    """The plan holds every null run's row order (``permutations * n`` integers): refuse
+    a count whose orders alone would pass :data:`NULL_ROWS_BUDGET` bytes."""
+    need = permutations * n * np.dtype(np.int64).itemsize
+    if need > NULL_ROWS_BUDGET:
+        most = max(1, NULL_ROWS_BUDGET // (n * np.dtype(np.int64).itemsize))
+        raise OptionError(
+            f"permutations = {permutations} null runs of {n} samples would need "
+            f"{need / 2**30:.3g} GiB for their row orders alone, before any training; use at "
+            f"most {most} (999 give p-values down to 0.001)."
+        )
 
 
 def check_block(n: int, null: str, block: int) -> None:
@@ -206,7 +221,7 @@ def permutation_test(
     block_size = OPTIONS["block_size"].check(block_size)
     run_keys = [k for k in options if k not in PERMUTATION_OPTIONS]
     checked = check_rigorous_options({k: v for k, v in options.items() if k not in run_keys})
-    config = _seeded(make_config(config, **{k: options[k] for k in run_keys}))
+    config = seeded(make_config(config, **{k: options[k] for k in run_keys}))
     executor = checked.get("executor")
     check_executor(executor)
     if y is None:
@@ -214,24 +229,15 @@ def permutation_test(
             "A permutation test needs y, the variable whose pairing with x it tests; for the "
             "channels of x among themselves use nmi.pairwise(x)."
         )
-    xs, ys = _marginals(*check_pair(x, y, config.embedding), config)
+    xs, ys = copula_marginals(*check_pair(x, y, config.embedding), config)
     n = len(xs)
     block = default_block_size(n) if block_size is None else block_size
     check_block(n, null, block)
+    check_permutations(n, permutations)
     plan = permutation_plan(n, config, permutations, null, block)
-    batched = checked.get("batched", True)
     start = time.perf_counter()
-    trained = train(
-        plan,
-        xs,
-        ys,
-        executor=executor,
-        batched=batched,
-        retries=checked.get("retries", DEFAULT_RETRIES),
-        observer=observer,
-        cancel=cancel,
-    )
-    settings = {**config.to_dict(), "batched": batched, "executor": describe(executor)}
+    trained, where = train_checked(plan, xs, ys, checked, observer, cancel)
+    settings = {**config.to_dict(), **where}
     with deferred_interrupts():
         return reduce_permutation(
             plan,

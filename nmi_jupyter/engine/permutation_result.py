@@ -12,13 +12,7 @@ import numpy as np
 
 from nmi_jupyter.engine.results import float_out, save_json, saved_fields
 from nmi_jupyter.engine.rigorous_result import RunRecord
-from nmi_jupyter.engine.verdict import (
-    UNSTABLE_FRACTION,
-    Flag,
-    Verdict,
-    ceiling_flag,
-    most_serious_first,
-)
+from nmi_jupyter.engine.verdict import Flag, Verdict, permutation_flags, run_counts
 
 __all__ = ["PermutationResult", "p_value", "permutation_flags"]
 
@@ -33,62 +27,6 @@ def p_value(observed: float, null: np.ndarray) -> float:
     if not math.isfinite(observed) or len(null) == 0:
         return math.nan
     return float((1 + np.sum(null >= observed)) / (1 + len(null)))
-
-
-def _counts(run: RunRecord) -> bool:
-    return run.stop_reason not in ("diverged", "failed") and math.isfinite(run.mi)
-
-
-def permutation_flags(result: PermutationResult) -> tuple[Flag, ...]:
-    """The test's findings: the observed run gave no value (diverged, failed, never
-    trained), the test stopped early, null runs left out, InfoNCE's ceiling on the
-    observed MI (a warning: the p-value does not depend on it), and a time series
-    tested with ``null="permute"``."""
-    flags: list[Flag] = []
-    observed, planned = result.observed, result.permutations
-    if observed is None or not _counts(observed):
-        why = "never trained" if observed is None else f"ended {observed.stop_reason}"
-        flags.append(
-            Flag(
-                "observed_failed",
-                f"the observed run {why} and gave no MI, so there is no p-value; try a "
-                "smaller lr or run again",
-            )
-        )
-    if result.stopped:
-        flags.append(
-            Flag(
-                "partial",
-                f"the test was {result.stop_reason} before it finished: "
-                f"{len(result.null_runs)} of {planned} null runs trained, and the p-value "
-                "uses those",
-            )
-        )
-    left_out = [r for r in result.null_runs if not _counts(r)]
-    if left_out:
-        flags.append(
-            Flag(
-                "unstable_runs",
-                f"{len(left_out)} of {len(result.null_runs)} null runs diverged or failed and "
-                "were left out of the null distribution; try a smaller lr",
-                unreliable=len(left_out) > UNSTABLE_FRACTION * len(result.null_runs),
-            )
-        )
-    if observed is not None and _counts(observed):
-        for flag in ceiling_flag([observed], result.settings, result.units):
-            message = flag.message.replace("InfoNCE runs reach", "the observed run reaches")
-            flags.append(Flag(flag.code, f"{message} (the p-value is unaffected)", False))
-    if result.settings.get("split") == "blocked" and result.null_kind == "permute":
-        flags.append(
-            Flag(
-                "permuted_time_series",
-                "the data are a time series (split='blocked') but the null permutes samples, "
-                "which breaks their autocorrelation and makes p-values too small; use "
-                "null='circular' or null='block'",
-                unreliable=False,
-            )
-        )
-    return most_serious_first(flags)
 
 
 @dataclass(frozen=True)
@@ -124,7 +62,7 @@ class PermutationResult(Verdict):
     @property
     def null(self) -> np.ndarray:
         """The MI of every null run that gave a value, in run order."""
-        return np.array([r.mi for r in self.null_runs if _counts(r)], dtype=float)
+        return np.array([r.mi for r in self.null_runs if run_counts(r)], dtype=float)
 
     @property
     def p_value(self) -> float:
@@ -193,14 +131,11 @@ class PermutationResult(Verdict):
         lines += self.verdict_lines()
         return "\n".join(lines)
 
-    def __str__(self) -> str:
-        return self.summary()
-
     def __repr__(self) -> str:
         return (
             f"<PermutationResult MI {self.mi:.3f} {self.units}, p = {self.p_value:.4g} "
             f"({len(self.null)} null runs), "
-            f"{'reliable' if self.is_reliable else 'not reliable'}>"
+            f"{self.verdict_word}>"
         )
 
     def _repr_html_(self) -> str:

@@ -55,7 +55,18 @@ from nmi_jupyter.engine.sweep_result import SweepPoint, SweepResult
 from nmi_jupyter.engine.trainer import Trained
 from nmi_jupyter.engine.verdict import PLATEAU_POINTS
 
-__all__ = ["sweep", "dimensionality", "check_grid", "check_dims", "grid_points"]
+__all__ = [
+    "sweep",
+    "dimensionality",
+    "check_grid",
+    "check_dims",
+    "grid_points",
+    "copula_marginals",
+    "seeded",
+    "rigorous_point",
+    "SWEEPABLE",
+    "train_checked",
+]
 
 SWEEP_OPTIONS = analysis_options("sweep")
 DIMENSIONALITY_OPTIONS = analysis_options("dimensionality")
@@ -68,7 +79,7 @@ _NOT_SWEPT = {
 }
 # Seed stream of the random halvings of X's channels (internal dimensionality).
 HALVES_SEED_STREAM = 3000
-_SWEEPABLE = tuple(spec.name for spec in OPTIONS.values() if spec.scope == RUN)
+SWEEPABLE = tuple(spec.name for spec in OPTIONS.values() if spec.scope == RUN)
 # The runs of a dimensionality analysis, unless given (issue 19; measured in README,
 # "Sweeps and dimensionality"): a hybrid critic, whose pair MLP carries InfoNCE's term in
 # y alone without an extra embedding dimension, as a separable or bilinear critic
@@ -92,11 +103,11 @@ def check_grid(grid: Any) -> dict[str, list[Any]]:
     for key, values in grid.items():
         if key in _NOT_SWEPT:
             raise OptionError(f"{key} cannot be swept: {_NOT_SWEPT[key]}.")
-        if key not in _SWEEPABLE:
+        if key not in SWEEPABLE:
             where = " (an option of the analysis, not of its runs)" if key in OPTIONS else ""
             raise OptionError(
                 f"grid key '{key}' is not an option of a training run{where}"
-                f"{closest_option_hint(str(key), _SWEEPABLE)}."
+                f"{closest_option_hint(str(key), SWEEPABLE)}."
             )
         if isinstance(values, str | bytes) or not isinstance(values, Iterable):
             raise OptionError(
@@ -178,7 +189,7 @@ def sweep(
     rigorous = OPTIONS["rigorous"].check(rigorous)
     default = 1 if rigorous else DEFAULT_SWEEP_REPEATS
     repeats = OPTIONS["repeats"].check(default if repeats is None else repeats)
-    run_keys = [k for k in options if k in _SWEEPABLE]
+    run_keys = [k for k in options if k in SWEEPABLE]
     analysis = {k: v for k, v in options.items() if k not in run_keys}
     clash = sorted(set(grid) & set(run_keys))
     if clash:
@@ -188,13 +199,13 @@ def sweep(
         if extra:
             raise OptionError(f"{', '.join(extra)} only apply to a sweep with rigorous=True.")
     checked = check_rigorous_options(analysis)
-    base = _seeded(make_config(config, **{k: options[k] for k in run_keys}))
+    base = seeded(make_config(config, **{k: options[k] for k in run_keys}))
     configs = [base.replace(**point) for point in grid_points(grid)]  # every point checked
     executor = analysis.get("executor")
     check_executor(executor)
     # Windows stay 3-D when any point encodes them (mlp points flatten them in the critic).
     embedding = next((c.embedding for c in configs if c.embedding != "mlp"), "mlp")
-    xs, ys = _marginals(*check_pair(x, y, embedding), base)
+    xs, ys = copula_marginals(*check_pair(x, y, embedding), base)
     n = len(xs)
     if rigorous:
         gammas = checked.get("gammas", list(OPTIONS["gammas"].default))
@@ -221,7 +232,7 @@ def sweep(
 
             def reduce_point(plan: Plan, trained: Any, values: dict = values) -> SweepPoint:
                 if rigorous:
-                    return _rigorous_point(plan, trained, values, n, gammas, repeats, checked)
+                    return rigorous_point(plan, trained, values, n, gammas, repeats, checked)
                 return reduce_sweep_point(plan, trained, values)
 
             yield plan, reduce_point
@@ -271,7 +282,7 @@ def _train_points(
     return points, stop_reason, device
 
 
-def _rigorous_point(
+def rigorous_point(
     plan: Plan,
     trained: Trained,
     values: dict[str, Any],
@@ -280,6 +291,9 @@ def _rigorous_point(
     repeats: int,
     checked: dict[str, Any],
 ) -> SweepPoint:
+    """One point of a grid (a grid value, a lag) trained as a rigorous analysis: its
+    runs reduced and fitted under the analysis' fit request, as a :class:`SweepPoint`
+    labelled ``values``."""
     fit_request = fit_request_of(checked)
     settings = {**plan.config.to_dict(), "fit": fit_request}
     result = reduce_rigorous(
@@ -356,10 +370,10 @@ def dimensionality(
         )
     dims = OPTIONS["embedding_dims"].check(embedding_dims)
     splits = OPTIONS["splits"].check(splits)
-    run_keys = [k for k in options if k in _SWEEPABLE]
+    run_keys = [k for k in options if k in SWEEPABLE]
     checked = check_rigorous_options({k: v for k, v in options.items() if k not in run_keys})
     run = _dimensionality_run_options(config, {k: options[k] for k in run_keys})
-    base = _seeded(make_config(config, **run))
+    base = seeded(make_config(config, **run))
     configs = [base.replace(embedding_dim=d) for d in dims]
     check_executor(checked.get("executor"))
     if y is None:
@@ -375,12 +389,12 @@ def dimensionality(
                 f"at least 2 columns, not {xs.shape[1]}; give y for the interaction "
                 "dimensionality."
             )
-        xs, _ = _marginals(xs, xs[:, :1], base)
+        xs, _ = copula_marginals(xs, xs[:, :1], base)
         ys = xs
         views = _channel_halves(xs.shape[1], splits, base.seed)
         x_dim, y_dim = len(views[0].x_columns), len(views[0].y_columns)
     else:
-        xs, ys = _marginals(*check_pair(x, y, base.embedding), base)
+        xs, ys = copula_marginals(*check_pair(x, y, base.embedding), base)
         views = [View()] * splits
         x_dim, y_dim = int(np.prod(xs.shape[1:])), int(np.prod(ys.shape[1:]))
     train_options = {
@@ -449,12 +463,41 @@ def _channel_halves(channels: int, splits: int, seed: int) -> list[View]:
     return views
 
 
-def _marginals(
+def copula_marginals(
     xs: np.ndarray, ys: np.ndarray, config: EstimateConfig
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Rank-Gaussianised when ``copula``, before any view, as ``estimate`` does."""
+    """The arrays the critics see: rank-Gaussianised when ``copula``, before any split
+    or view, so every run of an analysis sees the same transform."""
     return (copula_normal(xs), copula_normal(ys)) if config.copula else (xs, ys)
 
 
-def _seeded(config: EstimateConfig) -> EstimateConfig:
+def train_checked(
+    plan: Plan,
+    xs: np.ndarray,
+    ys: np.ndarray,
+    checked: dict[str, Any],
+    observer: Observer | None,
+    cancel: CancelToken | None,
+) -> tuple[Trained, dict[str, Any]]:
+    """Train ``plan`` as an analysis' checked options say (``batched``, default True;
+    ``executor``; ``retries``).  Returns the trained runs and the settings that say where
+    they trained (``{"batched": ..., "executor": <its description>}``)."""
+    batched = checked.get("batched", True)
+    executor = checked.get("executor")
+    trained = train(
+        plan,
+        xs,
+        ys,
+        executor=executor,
+        batched=batched,
+        retries=checked.get("retries", DEFAULT_RETRIES),
+        observer=observer,
+        cancel=cancel,
+    )
+    return trained, {"batched": batched, "executor": describe(executor)}
+
+
+def seeded(config: EstimateConfig) -> EstimateConfig:
+    """``config`` with a seed: its own, or one drawn now (so an analysis' runs and its
+    saved settings share it)."""
     return config if config.seed is not None else config.replace(seed=draw_seed())

@@ -47,6 +47,9 @@ _WHOLE_SAMPLES_RTOL = 1e-9
 # A spike time within this fraction of a bin width below a bin edge counts in the later
 # bin: 0.3 s with 0.1 s bins is bin 3, as on paper, although 0.3 / 0.1 = 2.9999999999999996.
 _EDGE_SNAP = 1e-9
+# The most bytes bin_spikes' counts may take (bins * neurons int64): past it the bin
+# size or the span is almost surely a mistake (milliseconds given as seconds).
+COUNTS_BUDGET = 2**33
 _HOW = ("majority", "trajectory")
 
 
@@ -221,6 +224,13 @@ def bin_spikes(
             f"({span:g} s from t_start to t_stop)."
         )
     n_bins = max(math.ceil(span / bin_size - _EDGE_SNAP), 1)
+    need = n_bins * len(trains) * np.dtype(np.int64).itemsize
+    if need > COUNTS_BUDGET:
+        raise OptionError(
+            f"bin_size {bin_size:g} s over {span:g} s makes {n_bins:,} bins per neuron "
+            f"({need / 2**30:.3g} GiB of counts for {len(trains)} neurons); use a larger "
+            "bin_size, or give t_start and t_stop around the part of the recording you need."
+        )
     counts = np.zeros((n_bins, len(trains)), dtype=np.int64)
     for j, times in enumerate(trains):
         inside = times[(times >= start) & (times <= stop)]

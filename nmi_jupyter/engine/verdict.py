@@ -30,6 +30,9 @@ from nmi_jupyter.engine.linear_bound import LinearBound
 from nmi_jupyter.engine.units import NATS_PER_BIT, from_nats, to_nats
 
 if TYPE_CHECKING:
+    from nmi_jupyter.engine.dependence_result import ConditionalResult, TransferResult
+    from nmi_jupyter.engine.pairwise_result import PairwiseResult
+    from nmi_jupyter.engine.permutation_result import PermutationResult
     from nmi_jupyter.engine.results import EstimateResult
     from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord
 
@@ -65,6 +68,12 @@ __all__ = [
     "dimensionality_flags",
     "lag_flags",
     "LAG_PEAK_Z",
+    "run_counts",
+    "permutation_flags",
+    "conditional_flags",
+    "transfer_flags",
+    "pairwise_flags",
+    "summarised_flags",
 ]
 
 
@@ -121,6 +130,14 @@ class Verdict:
     @property
     def warnings(self) -> tuple[str, ...]:
         return warnings_of(self.flags)  # type: ignore[attr-defined]
+
+    @property
+    def verdict_word(self) -> str:
+        """``"reliable"`` or ``"not reliable"``, for one-line reprs."""
+        return "reliable" if self.is_reliable else "not reliable"
+
+    def __str__(self) -> str:
+        return self.summary()  # type: ignore[attr-defined]
 
     def verdict_lines(self) -> list[str]:
         """The verdict as the last lines of every ``summary()``."""
@@ -385,7 +402,7 @@ def ceiling_flag(runs: Sequence[RunRecord], settings: dict[str, Any], units: str
     """InfoNCE runs near their ceiling (:data:`CEILING_FRACTION` of the smaller of
     :func:`ceilings`): the estimate is capped below the truth."""
     return _ceiling_flag(
-        [(r.mi, partition_sizes(r.n_samples, settings)[0]) for r in runs if _counts(r)],
+        [(r.mi, partition_sizes(r.n_samples, settings)[0]) for r in runs if run_counts(r)],
         settings,
         units,
         "InfoNCE runs reach",
@@ -419,8 +436,8 @@ def _ceiling_flag(
     ]
 
 
-def _counts(run: RunRecord) -> bool:
-    """A run whose number means something (not diverged, not failed)."""
+def run_counts(run: RunRecord) -> bool:
+    """A run whose number means something (not diverged, not failed, a finite MI)."""
     return run.stop_reason not in ("diverged", "failed") and math.isfinite(run.mi)
 
 
@@ -523,7 +540,7 @@ def control_estimate(controls: Sequence[RunRecord]) -> float:
     runs' two sample sizes (truth: 0).  NaN without both sizes."""
     by_gamma: dict[int, list[float]] = {}
     for r in controls:
-        if _counts(r):
+        if run_counts(r):
             by_gamma.setdefault(r.gamma, []).append(r.mi)
     if len(by_gamma) < 2:
         return math.nan
@@ -721,7 +738,7 @@ def sweep_point_flags(
                 "best checkpoints so far underestimate what trained runs reach",
             )
         )
-    if sum(_counts(r) for r in runs) < 2:
+    if sum(run_counts(r) for r in runs) < 2:
         flags.append(
             Flag(
                 "one_run",
@@ -841,3 +858,162 @@ def lag_flags(
             )
         )
     return most_serious_first(flags)
+
+
+def permutation_flags(result: PermutationResult) -> tuple[Flag, ...]:
+    """A permutation test's findings: the observed run gave no value (diverged, failed,
+    never trained), the test stopped early, null runs left out, InfoNCE's ceiling on the
+    observed MI (a warning: the p-value does not depend on it), and a time series
+    tested with ``null="permute"``."""
+    flags: list[Flag] = []
+    observed, planned = result.observed, result.permutations
+    if observed is None or not run_counts(observed):
+        why = "never trained" if observed is None else f"ended {observed.stop_reason}"
+        flags.append(
+            Flag(
+                "observed_failed",
+                f"the observed run {why} and gave no MI, so there is no p-value; try a "
+                "smaller lr or run again",
+            )
+        )
+    if result.stopped:
+        flags.append(
+            Flag(
+                "partial",
+                f"the test was {result.stop_reason} before it finished: "
+                f"{len(result.null_runs)} of {planned} null runs trained, and the p-value "
+                "uses those",
+            )
+        )
+    left_out = [r for r in result.null_runs if not run_counts(r)]
+    if left_out:
+        flags.append(
+            Flag(
+                "unstable_runs",
+                f"{len(left_out)} of {len(result.null_runs)} null runs diverged or failed and "
+                "were left out of the null distribution; try a smaller lr",
+                unreliable=len(left_out) > UNSTABLE_FRACTION * len(result.null_runs),
+            )
+        )
+    if observed is not None and run_counts(observed):
+        for flag in ceiling_flag([observed], result.settings, result.units):
+            message = flag.message.replace("InfoNCE runs reach", "the observed run reaches")
+            flags.append(Flag(flag.code, f"{message} (the p-value is unaffected)", False))
+    if result.settings.get("split") == "blocked" and result.null_kind == "permute":
+        flags.append(
+            Flag(
+                "permuted_time_series",
+                "the data are a time series (split='blocked') but the null permutes samples, "
+                "which breaks their autocorrelation and makes p-values too small; use "
+                "null='circular' or null='block'",
+                unreliable=False,
+            )
+        )
+    return most_serious_first(flags)
+
+
+def conditional_flags(result: ConditionalResult, labels: tuple[str, str]) -> tuple[Flag, ...]:
+    """A difference of two MI terms' verdict (``nmi.conditional``, one direction of
+    ``nmi.transfer``): ``negative`` when the whole interval lies below 0 (an MI
+    difference of this kind cannot be negative, so the terms disagree beyond their
+    errors; the sign does not depend on the units); ``no_interval`` when the difference
+    has no error (one estimate per term); ``partial`` when stopped; the paired fit's own
+    flags (``fit_flags``: curvature, leverage, too few gammas, small chunks); and each
+    term's flags, led by its name (``labels``)."""
+    from nmi_jupyter.engine.results import STOPPED_REASONS  # results imports this module
+
+    flags: list[Flag] = []
+    low, high = result.interval
+    if math.isfinite(high) and high < 0:
+        flags.append(
+            Flag(
+                "negative",
+                f"the difference {result.mi:.3g} {result.units} is negative beyond its error "
+                f"(interval up to {high:.3g}): the two terms disagree, so at least one of "
+                "them is biased; train longer, use more samples or estimator='smile'",
+            )
+        )
+    if not math.isfinite(result.mi_error) and math.isfinite(result.mi):
+        flags.append(
+            Flag(
+                "no_interval",
+                "the difference has no error bar (one estimate per term); use "
+                "rigorous=True or repeats >= 2",
+                unreliable=False,
+            )
+        )
+    if result.stop_reason in STOPPED_REASONS:
+        flags.append(Flag("partial", "the analysis was stopped before all runs finished"))
+    if result.fit is not None:  # the paired line's own findings (curvature, leverage, ...)
+        flags += [
+            Flag(f.code, f"the difference's fit: {f.message}", f.unreliable)
+            for f in result.fit.flags
+        ]
+    for label, point in zip(labels, (result.joint_point, result.marginal_point), strict=True):
+        seen = {f.code for f in flags}
+        flags += [
+            Flag(f.code, f"{label}: {f.message}", f.unreliable)
+            for f in point.flags
+            # said once for the difference: stopped, or no error bar
+            if not (f.code == "partial" and "partial" in seen)
+            and not (f.code == "one_run" and "no_interval" in seen)
+        ]
+    return most_serious_first(flags)
+
+
+def transfer_flags(result: TransferResult) -> tuple[Flag, ...]:
+    """A transfer entropy's verdict: each direction's :func:`conditional_flags`, led by
+    its name."""
+    flags: list[Flag] = []
+    for name, part in (("TE(X->Y)", result.xy), ("TE(Y->X)", result.yx)):
+        if part is not None:
+            flags += [Flag(f.code, f"{name}: {f.message}", f.unreliable) for f in part.flags]
+    return most_serious_first(flags)
+
+
+# Pairs named in a summarised flag before "...".
+NAMED_PAIRS = 4
+
+
+def summarised_flags(
+    labelled: list[tuple[str, tuple[Flag, ...]]], what: str = "pairs"
+) -> tuple[Flag, ...]:
+    """Every pair's flags, one flag per code: how many of the pairs have it, the first
+    few pairs by name and the first pair's sentence (``labelled``: (label, flags) per
+    pair)."""
+    found: dict[tuple[str, bool], list[tuple[str, Flag]]] = {}
+    for label, flags in labelled:
+        for flag in flags:
+            found.setdefault((flag.code, flag.unreliable), []).append((label, flag))
+    out = []
+    total = len(labelled)
+    for (code, unreliable), hits in found.items():
+        if code == "one_run" and len(hits) == total:
+            message = (
+                "no pair has an error bar (one run each); use repeats >= 2, "
+                "rigorous=True, or nmi.permutation_test for a pair that matters"
+            )
+        else:
+            names = ", ".join(label for label, _ in hits[:NAMED_PAIRS])
+            more = ", ..." if len(hits) > NAMED_PAIRS else ""
+            message = f"{len(hits)} of {total} {what} ({names}{more}): {hits[0][1].message}"
+        out.append(Flag(code, message, unreliable))
+    return most_serious_first(out)
+
+
+def pairwise_flags(result: PairwiseResult) -> tuple[Flag, ...]:
+    """A pairwise map's verdict: ``partial`` when pairs are missing (stopped), then each
+    code of the pairs' own flags once (:func:`summarised_flags`)."""
+    flags: list[Flag] = []
+    if result.stopped or len(result.points) < result.planned:
+        flags.append(
+            Flag(
+                "partial",
+                f"the map was {result.stop_reason} before it finished: "
+                f"{len(result.points)} of {result.planned} pairs have a value",
+            )
+        )
+    labelled = [
+        (result.label(*pair), p.flags) for pair, p in zip(result.pairs, result.points, strict=True)
+    ]
+    return most_serious_first([*flags, *summarised_flags(labelled)])

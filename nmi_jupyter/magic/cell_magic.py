@@ -19,6 +19,7 @@ from nmi_jupyter.magic.parse import (
     LINE_PARSER,
     MODES,
     RIGOROUS_KEYS,
+    USAGE,
     completions,
     parse_body,
     parse_line,
@@ -31,7 +32,7 @@ HELP = """Estimate the mutual information I(X;Y) between two arrays with a neura
 
 Usage::
 
-    %%neuralmi X Y [--mode estimate|rigorous|sweep|dimensionality] [options] [-o NAME]
+    {usage}
     key = value          # further options, one per line; values are Python
     ...
 
@@ -106,7 +107,7 @@ def _body_keys_text() -> str:
     return "\n".join("    " + line for line in lines)
 
 
-HELP = HELP.replace("{options}", _body_keys_text())
+HELP = HELP.replace("{options}", _body_keys_text()).replace("{usage}", USAGE)
 
 
 @magics_class

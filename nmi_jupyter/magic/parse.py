@@ -27,9 +27,12 @@ __all__ = [
     "LINE_PARSER",
     "BODY_KEYS",
     "MODES",
+    "USAGE",
 ]
 
 MODES = ANALYSES
+# The line's form, every mode named (the help, the parser's usage, errors).
+USAGE = f"%%neuralmi X Y [--mode {'|'.join(MODES)}] [options] [-o NAME]"
 # Options only an analysis other than a single estimate takes (--mode rigorous).
 RIGOROUS_KEYS = frozenset(name for name in OPTIONS if name not in options_of("estimate"))
 # Keys the body accepts: every option of the table, and the mode.
@@ -168,7 +171,7 @@ def _build_parser() -> argparse.ArgumentParser:
     ``--kebab-case`` flag, a boolean ``--flag/--no-flag``."""
     p = _Parser(
         prog="%%neuralmi",
-        usage="%(prog)s X Y [--mode estimate|rigorous|sweep|dimensionality] [options] [-o NAME]",
+        usage=USAGE.replace("%%neuralmi", "%(prog)s"),
         add_help=False,
         allow_abbrev=False,
     )
@@ -183,7 +186,7 @@ def _build_parser() -> argparse.ArgumentParser:
     groups = {
         RUN: p.add_argument_group("options of every run"),
         ANALYSIS: p.add_argument_group(
-            "options of the analyses of many runs (--mode rigorous, sweep, dimensionality)"
+            f"options of the analyses of many runs (--mode {', '.join(MODES[1:])})"
         ),
     }
     for spec in OPTIONS.values():

@@ -134,6 +134,30 @@ def test_direct_stacked_scores_equal_vmapped_modules(critic, activation):
     assert stacked_scores(EstimateConfig(critic="concat")) is None
 
 
+@pytest.mark.parametrize("critic", ["separable", "bilinear", "hybrid"])
+def test_stacked_gradients_equal_the_modules_and_are_laid_out_like_the_weights(critic):
+    # The stacked trainer's optimiser needs each gradient laid out like its parameter;
+    # the embeddings' weight gradients come out so (no transposed copy per step).
+    from torch.func import stack_module_state
+
+    from nmi_jupyter.engine.models import build_critic, stacked_scores
+
+    config = EstimateConfig(critic=critic, n_layers=2, hidden_dim=8, embedding_dim=4)
+    torch.manual_seed(0)
+    critics = [build_critic(config, 3, 2) for _ in range(3)]
+    params, _ = stack_module_state(critics)
+    x, y = torch.randn(3, 6, 3), torch.randn(3, 6, 2)
+    names = [n for n in params if n.startswith(("g.", "h."))]
+    grads = torch.autograd.grad(
+        stacked_scores(config)(params, x, y, True).square().sum(), [params[n] for n in names]
+    )
+    for name, grad in zip(names, grads, strict=True):
+        assert grad.is_contiguous(), name
+        for k, c in enumerate(critics):
+            (want,) = torch.autograd.grad(c(x[k], y[k]).square().sum(), [c.get_parameter(name)])
+            torch.testing.assert_close(grad[k], want)
+
+
 def test_an_observer_interrupting_every_run_end_loses_no_run(data):
     """The first KeyboardInterrupt (at a run's normal end) stops training; the runs still
     training end "interrupted" with their best checkpoint so far, and the observer's

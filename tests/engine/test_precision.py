@@ -86,6 +86,23 @@ def test_infonce_gradient_is_autograd_through_logsumexp():
         assert infonce(plain).shape == (4,)
 
 
+def test_infonce_backward_builds_no_zero_gradient_for_its_log_softmax():
+    # The log-softmax InfoNCE saves for its backward is an output nobody differentiates;
+    # a zero gradient for it (a score-sized fill every training step) is not built.
+    from torch.profiler import profile
+
+    scores = torch.randn(3, 7, 7, requires_grad=True)
+    value = infonce(scores).sum()
+    with profile(record_shapes=True) as prof:
+        torch.autograd.grad(value, scores)
+    built = [
+        e.name
+        for e in prof.events()
+        if ("fill" in e.name or "zero" in e.name) and [3, 7, 7] in e.input_shapes
+    ]
+    assert not built
+
+
 def test_stacked_adam_takes_transposed_gradients():
     # torch's fused CPU Adam reads a gradient as laid out like its parameter; a
     # transposed gradient (what autograd returns for a weight used transposed) must

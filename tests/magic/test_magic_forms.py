@@ -33,6 +33,10 @@ def ip(monkeypatch):
         "behaviour = y\n"
         "xw, yw = x, y\n"
         "EPOCHS = 2\n"
+        "PERMS = 9\n"
+        "xi, yi, channels = x, y, spikes[:, :4]\n"
+        "x0, y0, z0 = x, y, behaviour\n"
+        "z = np.random.default_rng(1).normal(size=(2000, 1))\n"
         "client = pool = cf.ThreadPoolExecutor(2)\n"
     )
     shown: list[dict] = []
@@ -126,7 +130,11 @@ def test_every_documented_magic_runs_as_written(ip, where, example):
         | nmi.RigorousResult
         | nmi.SweepResult
         | nmi.DimensionalityResult
-        | nmi.LagResult,
+        | nmi.LagResult
+        | nmi.PermutationResult
+        | nmi.PairwiseResult
+        | nmi.ConditionalResult
+        | nmi.TransferResult,
     )
 
 
