@@ -40,7 +40,9 @@ from nmi_jupyter.engine.train import block_bound
 __all__ = ["train_batched", "StackedAdam", "max_stack", "training_autocast", "native_bfloat16"]
 
 _BETAS = (0.9, 0.999)
-_FUSED_ADAM_DEVICES = ("cpu", "cuda")
+# CPU only: on CUDA the fused kernel wants its step counters on the device, and it has not
+# been run on a GPU here; CUDA keeps the foreach kernel (same arithmetic).
+_FUSED_ADAM_DEVICES = ("cpu",)
 _EPS = 1e-8
 # Activation memory one stack may use; concat and hybrid critics build (K, B, B, hidden).
 _MEMORY_BUDGET = 256 * 2**20

@@ -131,6 +131,21 @@ def reduce_terms(
     return points
 
 
+def _refuse_encoders(config) -> None:
+    if config.embedding != "mlp":
+        raise OptionError(
+            f"embedding='{config.embedding}' is not available for conditional MI and transfer "
+            "entropy yet (their terms join variables column-wise); use embedding='mlp'."
+        )
+
+
+def _refuse_rigorous_only(rigorous: bool, checked: dict) -> None:
+    if not rigorous:
+        extra = sorted(set(checked) - {"batched", "executor", "retries", "repeats"})
+        if extra:
+            raise OptionError(f"{', '.join(extra)} only apply with rigorous=True.")
+
+
 def conditional(
     x: Any,
     y: Any,
@@ -169,6 +184,8 @@ def conditional(
     run_opts, checked = _split_options(options)
     config = seeded(make_config(config, **run_opts))
     check_executor(checked.get("executor"))
+    _refuse_encoders(config)
+    _refuse_rigorous_only(rigorous, checked)
     if z is None:
         raise OptionError(
             "nmi.conditional needs z, the variable to condition on: nmi.conditional(x, y, z) "
@@ -237,6 +254,8 @@ def transfer(
         run_opts = {"split": "blocked", "gap": history + horizon - 1, **run_opts}
     config = seeded(make_config(config, **run_opts))
     check_executor(checked.get("executor"))
+    _refuse_encoders(config)
+    _refuse_rigorous_only(rigorous, checked)
     if y is None:
         raise InvalidDataError(
             "nmi.transfer needs y, the second time series: nmi.transfer(x, y) gives the "

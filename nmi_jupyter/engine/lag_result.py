@@ -44,7 +44,8 @@ def peak_reading(lags: Sequence[int], mi: Sequence[float], error: Sequence[float
     """The peak of a lag curve and its uncertainty, a pure function of numbers.
 
     ``peak_lag`` is the lag of the largest finite MI (the smallest such lag on a tie).
-    A lag k is within the peak's error when ``mi[k] >= mi[peak] - LAG_PEAK_Z *
+    The lags within the peak's error are the contiguous run of lags around the peak for
+    which ``mi[k] >= mi[peak] - LAG_PEAK_Z *
     sqrt(se[peak]^2 + se[k]^2)``: the two values do not differ by two combined standard
     errors, so the data cannot say that k is not the peak.  A NaN error (a single run)
     counts as 0, so with one run per lag only the peak itself is within (and each such
@@ -64,10 +65,13 @@ def peak_reading(lags: Sequence[int], mi: Sequence[float], error: Sequence[float
         return PeakReading(None, math.nan, ())
     top = int(np.argmax(np.where(finite, mi, -np.inf)))
     tolerance = LAG_PEAK_Z * np.sqrt(se[top] ** 2 + se**2)
-    within = tuple(
-        k for k, ok in zip(lags, finite & (mi >= mi[top] - tolerance), strict=True) if ok
-    )
-    return PeakReading(lags[top], float(mi[top]), within)
+    ok = finite & (mi >= mi[top] - tolerance)
+    lo = hi = top  # the contiguous run of lags around the peak (a second, separate peak
+    while lo > 0 and ok[lo - 1]:  # elsewhere does not widen the interval)
+        lo -= 1
+    while hi < len(lags) - 1 and ok[hi + 1]:
+        hi += 1
+    return PeakReading(lags[top], float(mi[top]), tuple(lags[lo : hi + 1]))
 
 
 @dataclass(frozen=True)

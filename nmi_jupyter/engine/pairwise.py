@@ -15,6 +15,8 @@ import time
 from dataclasses import replace
 from typing import Any
 
+import numpy as np
+
 from nmi_jupyter import __version__
 from nmi_jupyter.engine.config import (
     EstimateConfig,
@@ -219,6 +221,12 @@ def pairwise(
     executor = checked.get("executor")
     check_executor(executor)
     within = y is None
+    for name, data in (("x", x), ("y", y)):
+        if data is not None and np.ndim(data) > 2:
+            raise InvalidDataError(
+                f"A pairwise map pairs columns: give {name} as (samples, channels), not an "
+                f"array of shape {np.shape(data)}."
+            )
     if within:
         xs = as_samples(x, "x")
         if xs.shape[1] < 2:

@@ -66,13 +66,16 @@ class PermutationResult(Verdict):
 
     @property
     def p_value(self) -> float:
-        """``(1 + #{null >= mi}) / (1 + len(null))`` (see :func:`p_value`)."""
+        """``(1 + #{null >= mi}) / (1 + len(null))`` (see :func:`p_value`); NaN when the
+        observed run diverged or failed (flag ``observed_failed``)."""
+        if self.observed is None or not run_counts(self.observed):
+            return math.nan
         return p_value(self.mi, self.null)
 
     @property
     def min_p_value(self) -> float:
-        """The smallest p-value this many null runs can give: 1 / (permutations + 1)."""
-        return 1.0 / (self.permutations + 1)
+        """The smallest p-value the null runs that gave a value allow: 1 / (len(null) + 1)."""
+        return 1.0 / (len(self.null) + 1)
 
     @property
     def stopped(self) -> bool:

@@ -66,3 +66,20 @@ def test_bin_spikes_still_bins_a_long_recording_in_coarse_bins():
 def test_one_sample_is_named_as_too_few_samples_not_a_constant_feature():
     with pytest.raises(nmi.InsufficientDataError, match="x has 1 sample"):
         nmi.estimate(np.zeros((1, 3)), np.zeros((1, 3)))
+
+
+def test_conditional_and_transfer_refuse_encoders_and_rigorous_only_options():
+    rng = np.random.default_rng(0)
+    x, z = rng.normal(size=(300, 1)), rng.normal(size=(300, 1))
+    y = x + z
+    with pytest.raises(OptionError, match="embedding='gru' is not available"):
+        nmi.conditional(x, y, z, embedding="gru")
+    with pytest.raises(OptionError, match="gammas only apply with rigorous=True"):
+        nmi.conditional(x, y, z, rigorous=False, gammas=[1, 2, 3])
+    with pytest.raises(OptionError, match="embedding='cnn' is not available"):
+        nmi.transfer(x[:, 0], y[:, 0], embedding="cnn")
+
+
+def test_pairwise_refuses_windows():
+    with pytest.raises(InvalidDataError, match="pairs columns"):
+        nmi.pairwise(np.zeros((10, 3, 2)))

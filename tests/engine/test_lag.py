@@ -96,6 +96,12 @@ def test_the_peak_interval_holds_the_lags_within_two_combined_errors():
     assert peak_reading([0, 1], [math.nan, math.nan], [0, 0]).peak_lag is None
 
 
+def test_a_second_peak_elsewhere_does_not_widen_the_peak_interval():
+    lags = [-10, -9, 0, 9, 10]
+    reading = peak_reading(lags, [0.98, 0.1, 0.1, 0.1, 1.0], [0.02] * 5)
+    assert reading.peak_lag == 10 and reading.interval == (10, 10)
+
+
 def test_a_peak_at_the_edge_is_flagged_and_no_information_too():
     (flag,) = lag_flags(lags=[0, 1, 2, 3], peak_lag=3, peak_mi=1.0, units="bits")
     assert flag.code == "peak_at_edge" and "outside the lags tried" in flag.message

@@ -106,6 +106,18 @@ def test_an_observed_run_that_diverged_gives_no_p_value_and_is_flagged():
     assert "p-value: none" in result.summary()
 
 
+def test_an_observed_run_that_diverged_after_a_checkpoint_gives_no_p_value():
+    # Its best checkpoint has a finite MI, but the run diverged: no p-value, as the flag says.
+    result = _reduced(_outcome(0.7, "diverged"), [_outcome(0.1)] * 4)
+    assert math.isnan(result.p_value)
+    assert result.flags[0].code == "observed_failed"
+
+
+def test_the_smallest_p_value_counts_only_the_null_runs_that_gave_a_value():
+    result = _reduced(_outcome(0.5), [_outcome(math.nan, "diverged")] + [_outcome(0.1)] * 3)
+    assert result.min_p_value == pytest.approx(1 / 4) == result.p_value
+
+
 def test_null_runs_that_diverged_are_left_out_and_flagged():
     result = _reduced(_outcome(0.5), [_outcome(math.nan, "diverged")] + [_outcome(0.1)] * 3)
     assert len(result.null) == 3 and result.p_value == pytest.approx(1 / 4)
