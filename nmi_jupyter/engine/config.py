@@ -52,6 +52,7 @@ from nmi_jupyter.engine.options_check import (
 
 __all__ = [
     "EstimateConfig",
+    "warn_random_split",
     "ESTIMATORS",
     "CRITICS",
     "ACTIVATIONS",
@@ -266,3 +267,18 @@ def check_call(config: Any = None, observer: Any = None, cancel: Any = None) -> 
         )
     check_observer(observer)
     check_cancel(cancel)
+
+
+def warn_random_split(analysis: str) -> None:
+    """A time-series analysis given a ``config`` with a random split: say it leaks."""
+    import warnings
+
+    from nmi_jupyter.engine.errors import NeuralMIWarning
+
+    warnings.warn(
+        f"{analysis} was given a config with split='random': neighbouring time points then "
+        "fall on both sides of the split and validation sees near-copies of the training "
+        "samples; pass split='blocked' (the default without a config).",
+        NeuralMIWarning,
+        stacklevel=3,
+    )

@@ -31,6 +31,7 @@ from nmi_jupyter.engine.config import (
     check_rigorous_options,
     fit_request_of,
     make_config,
+    warn_random_split,
 )
 from nmi_jupyter.engine.data import as_samples, check_pair, copula_normal
 from nmi_jupyter.engine.dependence_result import ConditionalResult, TransferResult
@@ -252,6 +253,8 @@ def transfer(
     run_opts, checked = _split_options(options)
     if config is None:  # time order; rows closer than history + horizon share samples
         run_opts = {"split": "blocked", "gap": history + horizon - 1, **run_opts}
+    elif config.split == "random" and "split" not in run_opts:
+        warn_random_split("nmi.transfer")
     config = seeded(make_config(config, **run_opts))
     check_executor(checked.get("executor"))
     _refuse_encoders(config)

@@ -190,8 +190,17 @@ class ConditionalResult(Verdict):
     def mi_error_independent(self) -> float:
         """The half-width the two terms' own errors would give if they were independent:
         sqrt(e_joint^2 + e_marginal^2).  Kept for comparison; the terms share rows and
-        seeds, so their errors are correlated and this overstates the error."""
-        return math.hypot(self.joint_point.mi_error, self.marginal_point.mi_error)
+        seeds, so their errors are correlated and this overstates the error.  Without
+        ``rigorous`` the terms' errors are standard errors, scaled here by the same t
+        factor as ``mi_error``, so the two half-widths compare like with like."""
+        both = math.hypot(self.joint_point.mi_error, self.marginal_point.mi_error)
+        if self.rigorous:
+            return both
+        n = min(self.joint_point.n_runs, self.marginal_point.n_runs)
+        if n < 2:
+            return math.nan
+        level = self.settings.get("fit", {}).get("confidence_level", 0.68)
+        return float(stats.t.ppf(0.5 + level / 2, n - 1) * both)
 
     @property
     def partial(self) -> bool:

@@ -27,6 +27,7 @@ from nmi_jupyter.engine.config import (
     check_option_names,
     check_rigorous_options,
     make_config,
+    warn_random_split,
 )
 from nmi_jupyter.engine.data import check_pair
 from nmi_jupyter.engine.distribute import check_executor
@@ -228,6 +229,8 @@ def lag(
     run = {k: options[k] for k in run_keys}
     if config is None:
         run = {"split": DEFAULT_LAG_SPLIT, **run}
+    if config is not None and config.split == "random" and "split" not in run:
+        warn_random_split("nmi.lag")
     base = seeded(make_config(config, **run))
     executor = checked.get("executor")
     check_executor(executor)

@@ -173,9 +173,9 @@ class PairwiseResult(Verdict):
         )
 
     def _repr_html_(self) -> str:
-        from nmi_jupyter.widgets.pairwise_panel import pairwise_html
+        from nmi_jupyter.widgets.html import _summary_html
 
-        return pairwise_html(self)
+        return _summary_html("pairwise", self)
 
     def panel(self):
         """The heatmap (bqplot); clicking a cell shows that pair's training curves (and

@@ -142,9 +142,9 @@ class PermutationResult(Verdict):
         )
 
     def _repr_html_(self) -> str:
-        from nmi_jupyter.widgets.pairwise_panel import permutation_html
+        from nmi_jupyter.widgets.html import _summary_html
 
-        return permutation_html(self)
+        return _summary_html("permutation test", self)
 
     def plot(self, ax=None):
         """The null MI as a histogram with the observed MI as a vertical line and the

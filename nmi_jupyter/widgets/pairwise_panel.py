@@ -17,20 +17,10 @@ import numpy as np
 
 from nmi_jupyter.engine.pairwise_plots import plot_pairwise
 from nmi_jupyter.widgets.colours import MUTED, TRAIN, VAL
-from nmi_jupyter.widgets.html import _summary_html, flags_html, verdict_badge
+from nmi_jupyter.widgets.html import flags_html, verdict_badge
 from nmi_jupyter.widgets.static import png_of, with_picture
 
-__all__ = ["PairwisePanel", "pairwise_html", "permutation_html"]
-
-
-def pairwise_html(result: Any) -> str:
-    """A pairwise map: its summary (the largest pairs), verdict and flags as badges."""
-    return _summary_html("pairwise", result)
-
-
-def permutation_html(result: Any) -> str:
-    """A permutation test: observed MI, null quantiles, p-value, verdict and flags."""
-    return _summary_html("permutation test", result)
+__all__ = ["PairwisePanel"]
 
 
 class PairwisePanel(widgets.VBox):

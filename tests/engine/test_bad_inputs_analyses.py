@@ -83,3 +83,21 @@ def test_conditional_and_transfer_refuse_encoders_and_rigorous_only_options():
 def test_pairwise_refuses_windows():
     with pytest.raises(InvalidDataError, match="pairs columns"):
         nmi.pairwise(np.zeros((10, 3, 2)))
+
+
+def test_a_config_with_a_random_split_warns_in_time_series_analyses():
+    x, y = nmi.generators.lagged_gaussians(400, lag=1, seed=0)
+    config = nmi.EstimateConfig(epochs=1, split="random")
+    with pytest.warns(nmi.NeuralMIWarning, match="split='random'"):
+        nmi.lag(x, y, lags=[0, 1], config=config)
+    with pytest.warns(nmi.NeuralMIWarning, match="split='random'"):
+        nmi.transfer(x, y, config=config, rigorous=False, repeats=1)
+
+
+def test_repeated_conditional_errors_compare_like_with_like():
+    rng = np.random.default_rng(0)
+    x, z = rng.normal(size=(400, 1)), rng.normal(size=(400, 1))
+    r = nmi.conditional(x, x + z, z, rigorous=False, repeats=3, epochs=2, seed=0)
+    t = __import__("scipy").stats.t.ppf(0.84, 2)
+    plain = np.hypot(r.joint.mi_error, r.marginal.mi_error)
+    assert r.mi_error_independent == pytest.approx(t * plain)
