@@ -47,8 +47,8 @@ from nmi_jupyter.engine.plan import (
     repeats_plan,
     rigorous_plan,
 )
-from nmi_jupyter.engine.reduce import reduce_rigorous, reduce_sweep_point
-from nmi_jupyter.engine.sweep import seeded, train_checked
+from nmi_jupyter.engine.reduce import reduce_sweep_point
+from nmi_jupyter.engine.sweep import rigorous_point, seeded, train_checked
 from nmi_jupyter.engine.sweep_result import SweepPoint
 from nmi_jupyter.engine.timeseries import windows
 from nmi_jupyter.engine.trainer import Trained
@@ -99,7 +99,7 @@ def reduce_terms(
     n_samples: int,
     gammas: tuple[int, ...],
     repeats: int,
-    fit_request: dict[str, Any],
+    checked: dict[str, Any],
 ) -> list[SweepPoint]:
     """Each term of a :func:`terms_plan` as a :class:`SweepPoint`: its rigorous analysis
     (controls and fit included) or its repeated estimates.  Pure: outcomes -> records."""
@@ -110,22 +110,8 @@ def reduce_terms(
         outcomes = trained.outcomes[k * size : (k + 1) * size]
         sub = replace(trained, outcomes=list(outcomes))
         if rigorous:
-            settings = {**plan.config.to_dict(), "fit": fit_request}
-            result = reduce_rigorous(
-                part,
-                sub,
-                n_samples=n_samples,
-                gammas=gammas,
-                repeats=repeats,
-                fit_request=fit_request,
-                settings=settings,
-                linear=None,
-                elapsed=0.0,
-            )
             points.append(
-                SweepPoint(
-                    values={"term": k}, units=plan.config.units, settings=settings, rigorous=result
-                )
+                rigorous_point(part, sub, {"term": k}, n_samples, list(gammas), repeats, checked)
             )
         else:
             points.append(reduce_sweep_point(part, sub, {"term": k}))
@@ -371,7 +357,7 @@ def _run_terms(
             n_samples=n,
             gammas=gammas,
             repeats=repeats,
-            fit_request=fit_request,
+            checked=checked,
         )
     settings = {
         **config.to_dict(),

@@ -41,8 +41,8 @@ from nmi_jupyter.engine.plan import (
     repeats_plan,
     rigorous_plan,
 )
-from nmi_jupyter.engine.reduce import reduce_rigorous, reduce_sweep_point
-from nmi_jupyter.engine.sweep import copula_marginals, seeded, train_checked
+from nmi_jupyter.engine.reduce import reduce_sweep_point
+from nmi_jupyter.engine.sweep import copula_marginals, rigorous_point, seeded, train_checked
 from nmi_jupyter.engine.sweep_result import SweepPoint
 from nmi_jupyter.engine.trainer import Trained
 
@@ -138,22 +138,7 @@ def reduce_pairwise(
         sub = replace(trained, outcomes=outcomes)
         values = pair_values(*pair)
         if rigorous:
-            fit_request = fit_request_of(checked or {})
-            settings = {**plan.config.to_dict(), "fit": fit_request}
-            result = reduce_rigorous(
-                sub_plan,
-                sub,
-                n_samples=n,
-                gammas=gammas,
-                repeats=repeats,
-                fit_request=fit_request,
-                settings=settings,
-                linear=None,
-                elapsed=0.0,
-            )
-            point = SweepPoint(
-                values=values, units=plan.config.units, settings=settings, rigorous=result
-            )
+            point = rigorous_point(sub_plan, sub, values, n, list(gammas), repeats, checked or {})
         else:
             point = reduce_sweep_point(sub_plan, sub, values)
         if point.n_runs or trained.stop_reason == "completed":
