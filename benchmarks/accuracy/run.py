@@ -181,7 +181,21 @@ def summary_lines(rows: list[Row], nominal: float) -> list[str]:
     for family in FAMILIES:
         group = [r for r in done if r.family == family]
         if group:
-            lines.append(f"  {family:<12} {fraction(sum(r.covered for r in group), len(group))}")
+            # Per family, as issue 18 asks: coverage, the median two-sided half-width (% of
+            # the truth) and the misses flagged unreliable.
+            widths = [
+                (r.hi - r.lo) / 2 / r.truth
+                for r in group
+                if r.truth > 0 and math.isfinite(r.hi - r.lo)
+            ]
+            width = f"half-width {100 * float(np.median(widths)):.1f}%" if widths else ""
+            misses = [r for r in group if r.miss]
+            flagged = sum(not r.reliable for r in misses)
+            caught = f"misses flagged {flagged}/{len(misses)}" if misses else ""
+            lines.append(
+                f"  {family:<13} {fraction(sum(r.covered for r in group), len(group)):<14} "
+                f"{width:<20} {caught}".rstrip()
+            )
     for est in sorted({r.estimator for r in done}):
         group = [r for r in done if r.estimator == est]
         lines.append(f"  {est:<12} {fraction(sum(r.covered for r in group), len(group))}")

@@ -46,12 +46,26 @@ from nmi_jupyter.engine.sweep import copula_marginals, rigorous_point, seeded, t
 from nmi_jupyter.engine.sweep_result import SweepPoint
 from nmi_jupyter.engine.trainer import Trained
 
-__all__ = ["pairwise", "channel_pairs", "pairwise_plan", "reduce_pairwise", "PAIRS_PER_UNIT"]
+__all__ = [
+    "pairwise",
+    "channel_pairs",
+    "pairwise_plan",
+    "reduce_pairwise",
+    "PAIRS_PER_UNIT",
+    "PAIRWISE_NETWORK",
+]
 
 PAIRWISE_OPTIONS = analysis_options("pairwise")
 # Pairs per work unit on an executor (repeated estimates): enough runs for the batched
 # trainer to stack on each worker, enough units to spread over a few workers.
 PAIRS_PER_UNIT = 8
+# The critic of every pair unless the call names its own sizes (or gives ``config``): one
+# channel per side needs less than estimate's default (hidden 64 x 2, embedding 64), and
+# the embedding width sets most of a batched step's cost.  Measured against closed forms
+# (seeds 0-2): Gaussian pairs as accurate as with the default; a squared pair (1.15 bits)
+# as accurate (the third narrow layer restores it, 32 x 2 lost 0.04 bits more); Student-t
+# pairs (df 3, 1 and 1.5 bits) 0.035 bits lower; a batched map 0.6 of the CPU time.
+PAIRWISE_NETWORK = {"hidden_dim": 32, "n_layers": 3, "embedding_dim": 16}
 
 
 def channel_pairs(x_channels: int, y_channels: int | None = None) -> list[tuple[int, int]]:
@@ -181,7 +195,10 @@ def pairwise(
             pairs that finished.
         **options: the options of every run (``epochs``, ``estimator``, ...), with
             ``rigorous`` those of the analysis (``gammas``, ``control``, the fit's), and
-            ``batched``, ``executor``, ``retries``.
+            ``batched``, ``executor``, ``retries``.  The network of a pair defaults to
+            :data:`PAIRWISE_NETWORK` (``hidden_dim`` 32, ``n_layers`` 3,
+            ``embedding_dim`` 16: two single channels need less than ``nmi.estimate``'s
+            64 x 2 and 64); name any of them to change it.
 
     Returns:
         A :class:`~nmi_jupyter.PairwiseResult`.
@@ -197,7 +214,8 @@ def pairwise(
         extra = sorted(set(checked) - {"batched", "executor", "retries"})
         if extra:
             raise OptionError(f"{', '.join(extra)} only apply to nmi.pairwise with rigorous=True.")
-    config = seeded(make_config(config, **{k: options[k] for k in run_keys}))
+    network = PAIRWISE_NETWORK if config is None else {}
+    config = seeded(make_config(config, **{**network, **{k: options[k] for k in run_keys}}))
     if config.embedding != "mlp":
         raise OptionError(
             f"A pairwise map pairs single channels, which the {config.embedding} encoder "

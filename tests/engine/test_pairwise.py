@@ -9,6 +9,7 @@ import nmi_jupyter as nmi
 from nmi_jupyter.engine.config import EstimateConfig
 from nmi_jupyter.engine.pairwise import (
     PAIRS_PER_UNIT,
+    PAIRWISE_NETWORK,
     channel_pairs,
     pair_of,
     pairwise_plan,
@@ -17,6 +18,7 @@ from nmi_jupyter.engine.pairwise import (
 from nmi_jupyter.engine.run_state import TrainOutcome
 from nmi_jupyter.engine.trainer import Trained
 from nmi_jupyter.engine.units import NATS_PER_BIT
+from nmi_jupyter.generators import gaussian_cmi
 
 CONFIG = EstimateConfig(seed=3, epochs=2, batch_size=32)
 
@@ -159,6 +161,32 @@ def test_a_tiny_map_finds_the_linked_pair_and_round_trips(tmp_path):
     assert isinstance(again, nmi.PairwiseResult)
     np.testing.assert_array_equal(again.matrix, m)
     assert again.flags == result.flags and again.summary() == result.summary()
+
+
+# Four Gaussian channels: pairwise MI 0.737, 0.208, 0.068, 0.029 bits and two zeros.
+GAUSSIAN_COV = np.array([[1, 0.8, 0.3, 0], [0.8, 1, 0.2, 0], [0.3, 0.2, 1, 0.5], [0, 0, 0.5, 1]])
+
+
+def test_the_default_map_recovers_closed_form_gaussian_pair_mi():
+    # At the defaults (the smaller network of PAIRWISE_NETWORK, early stopping), every pair
+    # within 0.04 bits of its closed form (measured on seeds 0-2: at most 0.026 off; 0.028
+    # with the estimate's default network); a critic too small misses by more (embedding 1:
+    # the 0.737-bit pair 0.18 low).
+    x = np.random.default_rng(0).multivariate_normal(np.zeros(4), GAUSSIAN_COV, size=3000)
+    result = nmi.pairwise(x, seed=0, threads=1)
+    assert {k: result.settings[k] for k in PAIRWISE_NETWORK} == PAIRWISE_NETWORK
+    for i, j in channel_pairs(4):
+        truth = gaussian_cmi(GAUSSIAN_COV, [i], [j])
+        assert result.matrix[i, j] == pytest.approx(truth, abs=0.04), (i, j)
+
+
+def test_the_pair_network_gives_way_to_named_sizes_and_to_a_config():
+    x = _linked(300)
+    named = nmi.pairwise(x[:, :2], epochs=1, seed=0, hidden_dim=8)
+    assert {k: named.settings[k] for k in PAIRWISE_NETWORK} == {**PAIRWISE_NETWORK, "hidden_dim": 8}
+    own = nmi.pairwise(x[:, :2], config=EstimateConfig(epochs=1, seed=0))
+    for name in PAIRWISE_NETWORK:
+        assert own.settings[name] == getattr(EstimateConfig(), name) != PAIRWISE_NETWORK[name]
 
 
 def test_x_against_y_gives_a_rectangular_matrix_with_dataframe_names():
