@@ -218,11 +218,6 @@ CONTROL_RELATIVE = 0.1
 # suite (4 seeds, 192 results) it flagged the 8 nats in one dimension on every seed and
 # estimator (InfoNCE -46 %, SMILE -60 %; SMILE was called reliable on 2 of 4 seeds
 # before), and nothing else: accurate estimates were at 0.95 of the bound or above.
-# A rigorous estimate is also flagged when its whole interval lies below the bound:
-# estimate + LINEAR_Z * sqrt(half_width^2 + se^2) < bound - 0.05 bits, i.e. the interval
-# provably misses the truth (a bound cannot be above it).  It changed no verdict on the
-# 29-case suite (seeds 0-2 and 5): its one-dimensional bounded-noise misses, 12-17 % low
-# with 1-3 % half-widths, sit above their bound (1.49 bits for a truth of 2).
 LINEAR_RELATIVE = 0.15
 LINEAR_Z = 2.0
 LINEAR_MIN_NATS = 0.05 * NATS_PER_BIT
@@ -360,7 +355,7 @@ def diagnose(
         flags += slope_flag(fit, units)
         flags += overfitting_flags(runs, fit, units)
         flags += control_flag(controls, fit.mi, units)
-        flags += linear_bound_flag(fit.mi, linear, units, fit.mi_error)
+        flags += linear_bound_flag(fit.mi, linear, units)
     return tuple(flags)
 
 
@@ -573,32 +568,21 @@ def control_flag(controls: Sequence[RunRecord], estimate: float, units: str) -> 
     ]
 
 
-def linear_bound_flag(
-    estimate: float, linear: LinearBound | None, units: str, half_width: float | None = None
-) -> list[Flag]:
+def linear_bound_flag(estimate: float, linear: LinearBound | None, units: str) -> list[Flag]:
     """Flag an estimate well below the best single feature pair's Gaussian-copula MI,
-    a lower bound on the true MI (:mod:`nmi_jupyter.engine.linear_bound`), or, given
-    its interval's ``half_width`` (in ``units``), one whose whole interval lies below
-    that bound beyond the two's combined error."""
+    a lower bound on the true MI (:mod:`nmi_jupyter.engine.linear_bound`)."""
     if linear is None or not math.isfinite(estimate):
         return []
     bound_nats, se_nats = linear.mi_nats, linear.se_nats
-    estimate_nats = to_nats(estimate, units)
     margin = max(LINEAR_RELATIVE * bound_nats, LINEAR_Z * se_nats, LINEAR_MIN_NATS)
-    far_below = estimate_nats < bound_nats - margin
-    interval_below = False
-    if half_width is not None and math.isfinite(half_width):
-        error = LINEAR_Z * math.hypot(to_nats(half_width, units), se_nats)
-        interval_below = estimate_nats + error < bound_nats - LINEAR_MIN_NATS
-    if not (far_below or interval_below):
+    if to_nats(estimate, units) >= bound_nats - margin:
         return []
     bound = float(from_nats(bound_nats, units))
     i, j = linear.pair
-    what = "the estimate" if far_below else "the estimate and its whole interval"
     return [
         Flag(
             "below_linear_bound",
-            f"{what} ({estimate:.3f} {units}, {1 - estimate / bound:.0%} below) lie under "
+            f"the estimate {estimate:.3f} {units} is {1 - estimate / bound:.0%} below "
             f"{bound:.3f} {units}, a lower bound on the MI that X[:, {i}] and Y[:, {j}] alone "
             "give in closed form (Gaussian copula): the critic missed structure; use "
             "more epochs, a larger critic or batch, another estimator, or report the bound",

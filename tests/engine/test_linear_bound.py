@@ -77,36 +77,3 @@ def test_time_series_get_no_bound():
     tiny = {"epochs": 2, "batch_size": 64, "hidden_dim": 8, "embedding_dim": 4, "seed": 0}
     assert nmi.estimate(x, y, split="blocked", **tiny).linear is None
     assert nmi.estimate(x, y, **tiny).linear is not None  # i.i.d. split: computed
-
-
-def _bound(bits: float, se_bits: float = 0.01) -> LinearBound:
-    return LinearBound(bits * math.log(2), se_bits * math.log(2), (0, 0), 5000)
-
-
-def test_an_interval_wholly_below_the_bound_is_flagged():
-    from nmi_jupyter.engine.verdict import linear_bound_flag
-
-    bound = _bound(1.84)
-    # 7 % below: inside the old 15 % margin, but the interval (± 0.03) misses the bound.
-    assert linear_bound_flag(1.72, bound, "bits") == []
-    flags = linear_bound_flag(1.72, bound, "bits", 0.03)
-    assert [f.code for f in flags] == ["below_linear_bound"]
-    assert "whole interval" in flags[0].message
-    # An interval that reaches the bound within the combined error is not flagged.
-    assert linear_bound_flag(1.72, bound, "bits", 0.06) == []
-    # Nor an estimate at the bound (a Gaussian pair: the bound is the truth).
-    assert linear_bound_flag(1.83, bound, "bits", 0.01) == []
-    # A one-sided interval (infinite half-width) leaves only the old rule.
-    assert linear_bound_flag(1.72, bound, "bits", math.inf) == []
-    assert linear_bound_flag(1.5, bound, "bits", math.inf) != []
-
-
-def test_the_interval_rule_is_the_same_in_bits_and_nats():
-    from nmi_jupyter.engine.verdict import linear_bound_flag
-
-    bound = _bound(1.84)
-    ln2 = math.log(2)
-    for estimate, half in [(1.72, 0.03), (1.72, 0.06), (1.78, 0.01), (1.70, 0.0)]:
-        in_bits = linear_bound_flag(estimate, bound, "bits", half)
-        in_nats = linear_bound_flag(estimate * ln2, bound, "nats", half * ln2)
-        assert [f.code for f in in_bits] == [f.code for f in in_nats]
