@@ -23,7 +23,7 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 
 import torch
-from torch.func import functional_call, stack_module_state, vmap
+from torch.func import functional_call, vmap
 from torch.optim.adam import adam
 
 from nmi_jupyter.engine.bounds import get_bound
@@ -37,7 +37,15 @@ from nmi_jupyter.engine.runs import PreparedRun
 from nmi_jupyter.engine.runtime import seeded_init
 from nmi_jupyter.engine.train import block_bound
 
-__all__ = ["train_batched", "StackedAdam", "max_stack", "training_autocast", "native_bfloat16"]
+__all__ = [
+    "train_batched",
+    "StackedAdam",
+    "max_stack",
+    "cpu_stack",
+    "padded_stack",
+    "training_autocast",
+    "native_bfloat16",
+]
 
 _BETAS = (0.9, 0.999)
 # CPU only: on CUDA the fused kernel wants its step counters on the device, and it has not
@@ -46,6 +54,8 @@ _FUSED_ADAM_DEVICES = ("cpu",)
 _EPS = 1e-8
 # Activation memory one stack may use; concat and hybrid critics build (K, B, B, hidden).
 _MEMORY_BUDGET = 256 * 2**20
+# On a CPU, the largest activation of a pair-MLP critic's stack (see cpu_stack).
+_CPU_PAIR_TENSOR = 6 * 2**20
 
 
 def max_stack(config: EstimateConfig, block: int) -> int:
@@ -53,6 +63,25 @@ def max_stack(config: EstimateConfig, block: int) -> int:
     width = config.hidden_dim if config.critic in PAIR_MLP_CRITICS else 1
     per_run = block * block * width * 4 * 4  # float32, about four live copies with autograd
     return max(1, _MEMORY_BUDGET // per_run)
+
+
+def cpu_stack(config: EstimateConfig, block: int, device: torch.device) -> int:
+    """How many runs a stack may hold on ``device``: on a CPU, the pair-MLP critics'
+    (K, block, block, hidden) float32 activations stay under :data:`_CPU_PAIR_TENSOR`
+    (one run at block 128, hidden 64); no limit elsewhere.
+
+    On a CPU those activations make the step bound by memory traffic, so stacking
+    saves nothing and large stacks cost: glibc serves every tensor above its adaptive
+    mmap threshold (at most 32 MiB) with a fresh ``mmap`` whose pages fault in again
+    at each step.  Measured, one thread, hybrid critic, block 128, hidden 64:
+    ``dimensionality`` dims 1-6, 3 splits, 10 epochs, ``latent_channels(3000, 2, 40)``:
+    59-68 CPU s one run at a time, 71-77 s in stacks of 3 (12 MiB), 80-96 s in stacks
+    of 6 (24 MiB); 18 runs of 2 epochs: 36-39 s in stacks of 3 to 7, 46 s of 8
+    (32 MiB), 51-55 s of 9 to 16.
+    """
+    if device.type != "cpu" or config.critic not in PAIR_MLP_CRITICS:
+        return 2**31
+    return max(1, _CPU_PAIR_TENSOR // (block * block * config.hidden_dim * 4))
 
 
 class StackedAdam:
@@ -110,7 +139,11 @@ def train_batched(
 ) -> list[TrainOutcome]:
     """Train every run of ``runs`` together; one :class:`TrainOutcome` per run, in order.
 
-    Every run has the same input widths and device.  On cancel or
+    Every run has the same input widths and device, and the settings ``config``, except
+    that a run's own settings (``PreparedRun.config``) may set another ``embedding_dim``:
+    its critic is built at its own width and zero-padded to the widest
+    (:func:`padded_stack`), so it trains as it would alone, up to float rounding.
+    On cancel or
     KeyboardInterrupt the runs still training end as "cancelled"/"interrupted",
     each with the numbers of its best checkpoint so far (NaN without a finished
     epoch); finished runs are unaffected.  A run interrupted as it ended (see
@@ -155,15 +188,18 @@ class _Stack:
         self.bound = get_bound(config.estimator, config.smile_clip)
         critics = []
         for run in runs:
+            # Each run's critic at its own embedding width, from its own seed, as alone.
+            own = config if run.config is None else run.config
             with seeded_init(run.init_seed):
                 critics.append(
-                    build_critic(config, first.x_train.shape[1], first.y_train.shape[1]).to(device)
+                    build_critic(own, first.x_train.shape[1], first.y_train.shape[1]).to(device)
                 )
-        self.params, self.buffers = stack_module_state(critics)
+        self.params, self.buffers = padded_stack(critics)
         self.names = list(self.params)
         self.buffer_names = list(self.buffers)
-        self.scores_of = _stacked_scores_of(config, critics[0])
-        del critics
+        widest = max(critics, key=lambda c: sum(p.numel() for p in c.parameters()))
+        self.scores_of = _stacked_scores_of(config, widest)
+        del critics, widest
         self.x_train = torch.cat([r.data.x_train for r in runs])
         self.y_train = torch.cat([r.data.y_train for r in runs])
         self.x_val = torch.cat([r.data.x_val for r in runs])
@@ -223,7 +259,10 @@ class _Stack:
         run is finished, to stop the others."""
         ok = self.finite.tolist()
         stopped: set[int] = set()
-        limit = max_stack(self.config, self.batch)
+        limit = min(
+            max_stack(self.config, self.batch),
+            cpu_stack(self.config, self.batch, self.x_train.device),
+        )
         for slots in _groups_by_size(self.states, self.active, ended, limit):
             for i, (tr, va) in zip(slots, self.evaluate(slots), strict=True):
                 k = self.active[i]
@@ -320,6 +359,38 @@ class _Stack:
                 cols
             )
         return (total / n).tolist()
+
+
+def padded_stack(
+    critics: Sequence[torch.nn.Module],
+) -> tuple[dict[str, torch.Tensor], dict[str, torch.Tensor]]:
+    """``stack_module_state`` of critics that may differ in embedding width: every
+    parameter zero-padded at the end of each dimension to the largest shape among them
+    (the g/h output rows and biases, the bilinear weight, the hybrid pair MLP's input
+    columns).
+
+    The padded entries stay exactly zero in training: an embedding coordinate that is
+    zero with zero weights downstream gets gradient exactly 0 on both sides (its
+    scores do not move), Adam maps a zero gradient to a zero step, and decoupled weight
+    decay scales 0 to 0.  So each run computes the scores of its own width.  Buffers
+    (spectral normalisation's power-iteration vectors, hidden-sized) must agree."""
+    states = [dict(critic.named_parameters()) for critic in critics]
+    params = {}
+    for name in states[0]:
+        tensors = [state[name].detach() for state in states]
+        shape = tuple(max(sizes) for sizes in zip(*(t.shape for t in tensors), strict=True))
+        params[name] = torch.stack([_zero_padded(t, shape) for t in tensors]).requires_grad_()
+    buffers = [dict(critic.named_buffers()) for critic in critics]
+    stacked = {name: torch.stack([b[name] for b in buffers]) for name in buffers[0]}
+    return params, stacked
+
+
+def _zero_padded(tensor: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+    if tuple(tensor.shape) == shape:
+        return tensor
+    out = tensor.new_zeros(shape)
+    out[tuple(slice(0, size) for size in tensor.shape)] = tensor
+    return out
 
 
 def training_autocast(precision: str, device: torch.device) -> Callable[[], AbstractContextManager]:

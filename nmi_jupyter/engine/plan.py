@@ -29,6 +29,8 @@ __all__ = [
     "rigorous_plan",
     "repeats_plan",
     "renumbered",
+    "combined",
+    "stack_key",
     "run_seed",
     "check_chunk_size",
     "CONTROL_SEED_STREAM",
@@ -86,7 +88,8 @@ class RunSpec:
     initialisation and minibatch order; ``unit`` groups the runs that train together
     on one worker.  ``gamma``, ``chunk``, ``repeat`` and ``control`` label what the
     run means to the analysis (events carry gamma, chunk and control); the trainer
-    does not read them.
+    does not read them.  ``config``: the run's own settings, when they are not the
+    plan's (:func:`combined`: runs of several grid points in one plan).
     """
 
     run_id: int
@@ -97,6 +100,7 @@ class RunSpec:
     chunk: int | None = None
     repeat: int = 0
     control: bool = False
+    config: EstimateConfig | None = None
 
     @property
     def tags(self) -> dict:
@@ -113,6 +117,8 @@ class RunSpec:
 class Plan:
     """The runs of an analysis and the settings they share.
 
+    ``config`` is the settings of every run that carries none of its own
+    (``RunSpec.config``); its ``device`` and ``threads`` say where the whole plan trains.
     ``count_varying``: also count, per variable and partition, the samples off its
     most common value (for the degenerate-variable flag).
     """
@@ -120,6 +126,10 @@ class Plan:
     runs: tuple[RunSpec, ...]
     config: EstimateConfig
     count_varying: bool = False
+
+    def config_of(self, run: RunSpec) -> EstimateConfig:
+        """The settings ``run`` trains with: its own, else the plan's."""
+        return self.config if run.config is None else run.config
 
     def units(self) -> list[Plan]:
         """The plan cut into work units (runs of equal ``unit``), in unit order."""
@@ -210,6 +220,29 @@ def renumbered(plan: Plan, first_run_id: int) -> Plan:
         replace(run, run_id=first_run_id + k) for k, run in enumerate(plan.runs)
     )
     return replace(plan, runs=runs)
+
+
+def combined(plans: Sequence[Plan]) -> Plan:
+    """``plans`` as one plan, their runs in order, each run carrying its own plan's
+    settings where they differ from the first plan's (the combined plan's ``config``);
+    run ids and work units stay as they are (number the plans apart first, see
+    :func:`renumbered`).  The trainer stacks consecutive runs whose settings share a
+    :func:`stack_key`, so runs of grid points that differ only in ``embedding_dim``
+    train together."""
+    first = plans[0].config
+    runs = tuple(
+        run if plan.config_of(run) == first else replace(run, config=plan.config_of(run))
+        for plan in plans
+        for run in plan.runs
+    )
+    return Plan(runs, first, count_varying=any(plan.count_varying for plan in plans))
+
+
+def stack_key(config: EstimateConfig) -> tuple:
+    """What runs stacked together must share: every setting but ``embedding_dim`` (the
+    stacked trainer zero-pads narrower embeddings to the widest, see
+    :func:`~nmi_jupyter.engine.batched.train_batched`)."""
+    return tuple((k, v) for k, v in config.to_dict().items() if k != "embedding_dim")
 
 
 def _chunk_sizes(chunk: int, config: EstimateConfig) -> tuple[int, int]:

@@ -46,8 +46,9 @@ class TrainData:
 
 @dataclass(frozen=True)
 class PreparedRun:
-    """A run ready to train: standardised float32 tensors on the device, its seeds, and
-    its plan record ``spec`` (whose tags label its events)."""
+    """A run ready to train: standardised float32 tensors on the device, its seeds, its
+    plan record ``spec`` (whose tags label its events) and the settings it was prepared
+    with (``config``; None: the trainer's)."""
 
     data: TrainData
     init_seed: int
@@ -55,6 +56,7 @@ class PreparedRun:
     # verdict.varying_samples of "x_train", "x_val", "y_train", "y_val" (when counted)
     varying: dict[str, int] | None = None
     spec: RunSpec = field(default_factory=lambda: RunSpec(run_id=0, seed=0))
+    config: EstimateConfig | None = None
 
     @property
     def n_train(self) -> int:
@@ -74,9 +76,9 @@ def prepare_view(
     count_varying: bool = False,
 ) -> PreparedRun:
     """The run ``spec`` of a plan on the data ``xs``, ``ys`` (all samples): its view,
-    prepared by :func:`prepare_run` with its seed."""
+    prepared by :func:`prepare_run` with its seed and ``config`` (its settings)."""
     run = prepare_run(*spec.view.apply(xs, ys), config, spec.seed, device, count_varying)
-    return PreparedRun(run.data, run.init_seed, run.shuffle_seed, run.varying, spec)
+    return PreparedRun(run.data, run.init_seed, run.shuffle_seed, run.varying, spec, config)
 
 
 def prepare_run(

@@ -1,12 +1,15 @@
 """The public calls ``sweep`` and ``dimensionality``: MI against settings, wired.
 
-A sweep is a sequence of plans, one per grid point, trained one after another by the
-one trainer (:func:`~nmi_jupyter.engine.distribute.train`).  A :class:`Plan` holds one
-``EstimateConfig`` and the stacked trainer shares its widths, depth and optimiser
-settings across the stack, so runs of different grid points (another embedding_dim,
-lr or batch_size) cannot share a stack; within a point, the repeats (or a rigorous
-analysis's chunks, or a dimensionality analysis's splits) do, as in ``rigorous``.
-Every grid value and every point's config is checked before anything trains.
+A sweep is a plan per grid point, trained by the one trainer
+(:func:`~nmi_jupyter.engine.distribute.train`) and reduced point by point.  Points
+whose settings differ only in ``embedding_dim`` (a dimensionality analysis's dims, an
+``embedding_dim`` grid) train as one combined plan, each run with its own settings,
+so the stacked trainer stacks them together (narrower embeddings zero-padded to the
+widest); points that differ in other settings (lr, batch_size, hidden_dim: shapes
+and optimiser settings the stacked trainer shares) train one group after another, in
+grid order.  Within a point, the repeats (or a rigorous analysis's chunks, or a
+dimensionality analysis's splits) stack, as in ``rigorous``.  Every grid value and
+every point's config is checked before anything trains.
 """
 
 from __future__ import annotations
@@ -45,11 +48,14 @@ from nmi_jupyter.engine.plan import (
     Plan,
     View,
     check_chunk_size,
+    combined,
     renumbered,
     repeats_plan,
     rigorous_plan,
+    stack_key,
 )
 from nmi_jupyter.engine.reduce import reduce_rigorous, reduce_sweep_point
+from nmi_jupyter.engine.run_state import analysis_stop
 from nmi_jupyter.engine.runtime import draw_seed
 from nmi_jupyter.engine.sweep_result import SweepPoint, SweepResult
 from nmi_jupyter.engine.trainer import Trained
@@ -167,6 +173,8 @@ def sweep(
         grid: ``{option: [values]}``: any option of a training run (not seed, units,
             device, threads); several keys give their cartesian product.  Every value
             and every point's settings are checked before anything trains.
+            Consecutive points that differ only in ``embedding_dim`` train in one
+            stack (so put ``embedding_dim`` last among several keys).
         rigorous: each point a full rigorous analysis (bias-corrected MI, interval,
             verdict) instead of repeated estimates.
         repeats: estimates per point, each with its own seed (default 3; the k-th run
@@ -263,23 +271,57 @@ def _train_points(
     observer: Observer | None,
     cancel: CancelToken | None,
 ) -> tuple[list[SweepPoint], str, str]:
-    """Train each point's plan in turn and reduce it (Ctrl-C held back while reducing).
+    """Train the points' plans and reduce each point (Ctrl-C held back while reducing).
 
-    Returns the points (a stopped point is kept when it has runs), why training ended
-    ("completed", or the first point's stop reason) and the device of the first point."""
-    points: list[SweepPoint] = []
+    Consecutive points whose settings differ only in ``embedding_dim`` train as one
+    plan (:func:`~nmi_jupyter.engine.plan.combined`), so the trainer stacks their runs
+    together (narrower embeddings zero-padded); such groups train one after another.
+    Only consecutive points share, so the runs still train in grid order, their ids in
+    consecutive blocks per point (the live panel's ``PointMap`` reads points off them):
+    a grid shares most with ``embedding_dim`` as its last key.  Returns the points (a
+    stopped point is kept when it has runs; the groups after a stop are missing), why
+    training ended ("completed", or the first stop reason) and the first device."""
+    jobs = list(jobs)
+    groups: list[list[int]] = []
+    for i, (plan, _) in enumerate(jobs):
+        if groups and stack_key(plan.config) == stack_key(jobs[groups[-1][0]][0].config):
+            groups[-1].append(i)
+        else:
+            groups.append([i])
+    points: dict[int, SweepPoint] = {}
     stop_reason, device = "completed", "none"
-    for plan, reduce_point in jobs:
-        trained = train(plan, xs, ys, observer=observer, cancel=cancel, **train_options)
+    for members in groups:
+        plans = [jobs[i][0] for i in members]
+        trained = train(combined(plans), xs, ys, observer=observer, cancel=cancel, **train_options)
         device = trained.device if device == "none" else device
-        with deferred_interrupts():
-            point = reduce_point(plan, trained)
-        if point.n_runs or trained.stop_reason == "completed":
-            points.append(point)
+        for i, part in zip(members, _per_plan(trained, plans), strict=True):
+            with deferred_interrupts():
+                point = jobs[i][1](jobs[i][0], part)
+            if point.n_runs or part.stop_reason == "completed":
+                points[i] = point
         if trained.stop_reason != "completed":
             stop_reason = trained.stop_reason
             break
-    return points, stop_reason, device
+    return [points[i] for i in sorted(points)], stop_reason, device
+
+
+def _per_plan(trained: Trained, plans: list[Plan]) -> Iterator[Trained]:
+    """The outcomes of a :func:`combined` plan's training, cut back into its ``plans``:
+    each plan's outcomes (fewer when training stopped) and failures; its stop reason
+    "completed" when every run of it ended as it would have alone, else the whole's."""
+    start = 0
+    for plan in plans:
+        outcomes = trained.outcomes[start : start + len(plan.runs)]
+        start += len(plan.runs)
+        ids = {run.run_id for run in plan.runs}
+        whole = len(outcomes) == len(plan.runs) and None not in outcomes
+        yield Trained(
+            outcomes=outcomes,
+            stop_reason=analysis_stop(outcomes) if whole else trained.stop_reason,
+            device=trained.device,
+            threads=trained.threads,
+            failures={k: why for k, why in trained.failures.items() if k in ids},
+        )
 
 
 def rigorous_point(
@@ -403,7 +445,7 @@ def dimensionality(
         "retries": checked.get("retries", DEFAULT_RETRIES),
     }
     start = time.perf_counter()
-    jobs = (
+    jobs = [
         (
             repeats_plan(point_config, views, first_run_id=k * splits),
             lambda plan, trained, dim=dim: reduce_sweep_point(
@@ -411,7 +453,7 @@ def dimensionality(
             ),
         )
         for k, (dim, point_config) in enumerate(zip(dims, configs, strict=True))
-    )
+    ]
     points, stop_reason, device = _train_points(jobs, xs, ys, train_options, observer, cancel)
     settings = {**base.to_dict(), "batched": train_options["batched"]}
     settings["executor"] = describe(train_options["executor"])
@@ -448,7 +490,7 @@ def _dimensionality_run_options(
 def _channel_halves(channels: int, splits: int, seed: int) -> list[View]:
     """``splits`` random halvings of ``channels`` columns (seeded by ``seed``): x the
     first half, y the rest (one more when odd); the same widths for every split, so the
-    runs of one embedding_dim stack."""
+    runs of every embedding_dim stack together."""
     half = channels // 2
     views = []
     for s in range(splits):

@@ -1,7 +1,8 @@
 """The one trainer: any plan's runs, trained in this process.
 
 Runs whose data have the same widths share stacks (:func:`batched.train_batched`,
-consecutive runs of the plan, as many as fit in memory); otherwise, with
+consecutive runs of the plan, as many as fit in memory), also runs whose settings
+differ only in ``embedding_dim`` (zero-padded to the widest); otherwise, with
 ``batched=False``, or on windows (3-D data, for a sequence encoder), runs train one
 after another (:func:`train.train_run`).  Both
 paths keep one :class:`~nmi_jupyter.engine.run_state.RunState` per run, so a run
@@ -18,9 +19,9 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 
-from nmi_jupyter.engine.batched import max_stack, train_batched
+from nmi_jupyter.engine.batched import cpu_stack, max_stack, train_batched
 from nmi_jupyter.engine.events import CancelToken, Observer
-from nmi_jupyter.engine.plan import Plan
+from nmi_jupyter.engine.plan import Plan, stack_key
 from nmi_jupyter.engine.run_state import TrainOutcome, analysis_stop, failed_outcome
 from nmi_jupyter.engine.runs import PreparedRun, prepare_view
 from nmi_jupyter.engine.train import train_run
@@ -51,24 +52,25 @@ def train_plan(
     observer: Observer | None = None,
     cancel: CancelToken | None = None,
 ) -> list[TrainOutcome]:
-    """Train ``plan``'s runs on their views of ``xs``/``ys`` (all samples); outcomes in
-    plan order, stopping early (fewer outcomes) when cancelled or interrupted.
+    """Train ``plan``'s runs on their views of ``xs``/``ys`` (all samples), each with its
+    own settings (:meth:`Plan.config_of`); outcomes in plan order, stopping early (fewer
+    outcomes) when cancelled or interrupted.
 
     The runs training when it stops end "cancelled"/"interrupted" with their best
     checkpoint so far (partial runs); a KeyboardInterrupt between runs adds one such
     outcome without an epoch, so the caller always learns that it stopped.
     """
-    config = plan.config
     # Windows (3-D data, for a sequence encoder) train one run after another: the stacked
     # trainer's critics are MLPs on (samples, features).  Same seeds, same runs.
     batched = batched and xs.ndim == 2 and ys.ndim == 2
     outcomes: list[TrainOutcome] = []
     try:
         prepared = [
-            prepare_view(spec, xs, ys, config, device, plan.count_varying) for spec in plan.runs
+            prepare_view(spec, xs, ys, plan.config_of(spec), device, plan.count_varying)
+            for spec in plan.runs
         ]
-        limit = max_stack(config, config.batch_size) if batched else 1
-        for group in stacks(prepared, limit):
+        for group in stacks(prepared, None if batched else 1):
+            config = group[0].config or plan.config
             if batched:
                 outcomes += train_batched(group, config, observer=observer, cancel=cancel)
             else:
@@ -81,18 +83,31 @@ def train_plan(
     return outcomes
 
 
-def stacks(runs: Sequence[PreparedRun], limit: int) -> Iterator[list[PreparedRun]]:
-    """``runs`` cut, in order, into stacks of at most ``limit`` consecutive runs whose
-    inputs have the same widths (the stacked critics share their shapes)."""
+def stacks(runs: Sequence[PreparedRun], limit: int | None) -> Iterator[list[PreparedRun]]:
+    """``runs`` cut, in order, into stacks of consecutive runs whose inputs have the same
+    widths and whose settings differ at most in ``embedding_dim`` (the stacked critics
+    share their shapes once the narrower embeddings are zero-padded), at most ``limit``
+    runs each (None: as many as fit in memory, :func:`~batched.max_stack` of the
+    stack's settings, and on a CPU :func:`~batched.cpu_stack`)."""
     group: list[PreparedRun] = []
+    cap = 0
     for run in runs:
-        if group and (len(group) == limit or _widths(run) != _widths(group[0])):
+        if group and (len(group) == cap or _shape(run) != _shape(group[0])):
             yield group
             group = []
+        if not group:
+            cap = limit if limit is not None else _stack_limit(run)
         group.append(run)
     if group:
         yield group
 
 
-def _widths(run: PreparedRun) -> tuple[int, int]:
-    return run.data.x_train.shape[1], run.data.y_train.shape[1]
+def _stack_limit(run: PreparedRun) -> int:
+    config, device = run.config, run.data.x_train.device
+    block = config.batch_size
+    return min(max_stack(config, block), cpu_stack(config, block, device))
+
+
+def _shape(run: PreparedRun) -> tuple:
+    widths = run.data.x_train.shape[1], run.data.y_train.shape[1]
+    return widths, None if run.config is None else stack_key(run.config)

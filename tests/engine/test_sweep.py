@@ -125,27 +125,37 @@ def test_rigorous_points_on_a_two_point_grid(data):
     assert set(result.runs_frame()["gamma"]) == {1, 2}
 
 
-def test_a_cancelled_sweep_keeps_the_finished_points_and_is_flagged(data):
+@pytest.mark.parametrize("batched", [False, True])
+def test_a_cancelled_sweep_keeps_the_finished_points_and_is_flagged(data, batched):
+    """One after another, the points finished before the stop are kept; in one stack of
+    widths (batched), every point with a finished epoch is kept, each run partial."""
     token = nmi.CancelToken()
     ended = []
 
     def observe(event):
-        if isinstance(event, nmi.RunEnded):
+        if not batched and isinstance(event, nmi.RunEnded):
             ended.append(event.run_id)
             if len(ended) == 2:  # the first point's two runs
                 token.cancel()
+        if batched and isinstance(event, nmi.EpochEnded) and event.epoch == 1:
+            token.cancel()
 
     result = nmi.sweep(
         *data,
         grid={"embedding_dim": [1, 2, 3]},
         repeats=2,
-        batched=False,
+        batched=batched,
         observer=observe,
         cancel=token,
         **TINY,
     )
-    assert result.stop_reason == "cancelled" and 1 <= len(result.points) < 3
+    assert result.stop_reason == "cancelled"
     assert "partial" in [f.code for f in result.flags] and not result.is_reliable
+    if batched:
+        assert len(result.points) == 3
+        assert all(r.partial for p in result.points for r in p.runs)
+    else:
+        assert 1 <= len(result.points) < 3
 
 
 def test_sweep_flags_say_how_far_a_stopped_sweep_got():

@@ -186,7 +186,10 @@ def test_a_stopped_sweep_says_the_finished_points_are_kept(data):
         if isinstance(event, RunEnded) and event.run_id == 2:  # the second point started
             token.cancel()
 
-    result = nmi.sweep(*data, grid=grid, repeats=2, observer=observe, cancel=token, **TINY)
+    # points one after another (batched=False), so a point can finish before the stop
+    result = nmi.sweep(
+        *data, grid=grid, repeats=2, observer=observe, cancel=token, batched=False, **TINY
+    )
     panel.finish(result)
     assert result.stopped and 1 <= len(result.points) < 3
     assert "cancelled" in panel.status.value and "kept" in panel.status.value
