@@ -40,7 +40,7 @@ class PeakReading:
         return (min(self.within), max(self.within)) if self.within else None
 
 
-def peak_reading(lags: Sequence[int], mi: Sequence[float], error: Sequence[float]) -> PeakReading:
+def peak_reading(lags: Sequence[int], mi: Sequence[float], se: Sequence[float]) -> PeakReading:
     """The peak of a lag curve and its uncertainty, a pure function of numbers.
 
     ``peak_lag`` is the lag of the largest finite MI (the smallest such lag on a tie).
@@ -55,11 +55,13 @@ def peak_reading(lags: Sequence[int], mi: Sequence[float], error: Sequence[float
     the one the dimensionality reading uses for its plateau (two combined standard
     errors).  The repeats of ``nmi.lag`` train on the same samples, so their errors
     measure the training's spread, not the sampling error: the interval is narrow; with
-    ``rigorous=True`` each lag's error is its confidence interval's half-width.
+    ``rigorous=True`` each lag's ``se`` is the standard error behind its interval
+    (:attr:`SweepPoint.mi_se`), not the half-width, so the rule stays two standard
+    errors at any ``confidence_level``.
     """
     lags = [int(k) for k in lags]
     mi = np.asarray(mi, dtype=float)
-    se = np.nan_to_num(np.asarray(error, dtype=float), nan=0.0)
+    se = np.nan_to_num(np.asarray(se, dtype=float), nan=0.0)
     finite = np.isfinite(mi)
     if not finite.any():
         return PeakReading(None, math.nan, ())
@@ -128,7 +130,7 @@ class LagResult(Verdict):
 
     @functools.cached_property
     def reading(self) -> PeakReading:
-        return peak_reading(self.lags_done, self.mi, self.mi_error)
+        return peak_reading(self.lags_done, self.mi, self.sweep.mi_se)
 
     @property
     def peak_lag(self) -> int | None:

@@ -64,6 +64,15 @@ class SweepPoint(Verdict):
         return float(values.std(ddof=1) / math.sqrt(len(values))) if len(values) > 1 else math.nan
 
     @property
+    def mi_se(self) -> float:
+        """The standard error of ``mi``: the rigorous fit's (statistical and model error
+        together, the error behind its interval at any confidence level), or the
+        standard error of the mean of the runs (``mi_error``; NaN with fewer than two)."""
+        if self.rigorous is not None:
+            return self.rigorous.fit.se_interval if self.rigorous.fit else math.nan
+        return self.mi_error
+
+    @property
     def n_runs(self) -> int:
         """Runs that gave a value (all runs of the rigorous analysis)."""
         if self.rigorous is not None:
@@ -141,6 +150,11 @@ class SweepResult(Verdict):
     @property
     def mi_error(self) -> np.ndarray:
         return np.array([p.mi_error for p in self.points], dtype=float)
+
+    @property
+    def mi_se(self) -> np.ndarray:
+        """The standard error of every finished point's MI (:attr:`SweepPoint.mi_se`)."""
+        return np.array([p.mi_se for p in self.points], dtype=float)
 
     @property
     def stopped(self) -> bool:

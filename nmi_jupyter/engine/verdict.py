@@ -836,10 +836,10 @@ def lag_flags(
     """Findings about a lag curve's peak: it lies at the edge of the lags tried (the
     true peak may lie outside them), or there is too little MI at every lag to place a
     peak (each lag's own flags are the points', prefixed by the result)."""
-    flags: list[Flag] = []
-    peak_nats = float(to_nats(peak_mi, units)) if math.isfinite(peak_mi) else math.nan
     if peak_lag is None:
         return ()
+    flags: list[Flag] = []
+    peak_nats = float(to_nats(peak_mi, units)) if math.isfinite(peak_mi) else math.nan
     if math.isfinite(peak_nats) and peak_nats < NO_INFORMATION_NATS:
         flags.append(
             Flag(

@@ -196,6 +196,20 @@ def test_rigorous_lags_are_rigorous_analyses():
     assert "a rigorous analysis" in result.summary()
 
 
+def test_the_rigorous_peak_rule_reads_standard_errors_not_half_widths():
+    """The peak interval is two combined standard errors at any confidence level: a
+    95 % level widens each lag's interval, not the lags within the peak's error."""
+    x, y = lagged_gaussians(1200, lag=1, phi=0.3, mi=2.0, seed=0)
+    options = dict(lags=[0, 1, 2], rigorous=True, gammas=[1, 2, 3], control=False, **TINY)
+    narrow = nmi.lag(x, y, **options)
+    wide = nmi.lag(x, y, confidence_level=0.95, **options)
+    for point in wide.sweep.points:
+        assert point.mi_se == pytest.approx(point.rigorous.fit.se_interval)
+        assert point.mi_error > 1.5 * point.mi_se  # a 95 % half-width, about 2 errors
+    np.testing.assert_allclose(wide.sweep.mi_se, narrow.sweep.mi_se)
+    assert wide.peak_lags == narrow.peak_lags
+
+
 def test_a_stopped_analysis_keeps_the_lags_that_finished():
     x, y = lagged_gaussians(800, lag=1, seed=0)
     token = nmi.CancelToken()
