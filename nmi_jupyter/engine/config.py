@@ -62,6 +62,7 @@ __all__ = [
     "make_config",
     "check_option",
     "check_rigorous_options",
+    "split_options",
     "check_call",
     "DEFAULT_GAMMAS",
     "FIT_OPTIONS",
@@ -237,6 +238,33 @@ def check_rigorous_options(options: Mapping[str, Any]) -> dict[str, Any]:
         gammas = out.get("gammas", DEFAULT_GAMMAS)
         out["exclude"] = as_gamma_subset("exclude", out["exclude"], gammas)
     return out
+
+
+# Analysis options that every analysis reads, rigorous or not (where the runs train).
+WHERE_OPTIONS = ("batched", "executor", "retries")
+
+
+def split_options(
+    options: Mapping[str, Any],
+    *,
+    rigorous: bool = True,
+    where: str = "",
+    plain: tuple[str, ...] = WHERE_OPTIONS,
+) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(run options, analysis options) of an analysis' ``**options`` (names already
+    checked): the run options are the option table's ``run`` rows, passed on to
+    ``make_config``; the rest are checked by :func:`check_rigorous_options`.  With
+    ``rigorous`` False, an analysis option other than ``plain`` (one only a rigorous
+    analysis reads: ``gammas``, ``confidence_level`` ...) is one sentence, ``where``
+    naming the analysis (" to nmi.lag")."""
+    run_names = option_names()
+    run = {k: v for k, v in options.items() if k in run_names}
+    rest = {k: v for k, v in options.items() if k not in run}
+    if not rigorous:
+        extra = sorted(set(rest) - set(plain))
+        if extra:
+            raise OptionError(f"{', '.join(extra)} only apply{where} with rigorous=True.")
+    return run, check_rigorous_options(rest)
 
 
 def fit_request_of(checked: Mapping[str, Any]) -> dict[str, Any]:

@@ -25,12 +25,13 @@ import numpy as np
 
 from nmi_jupyter import __version__
 from nmi_jupyter.engine.config import (
+    WHERE_OPTIONS,
     EstimateConfig,
     check_call,
     check_option_names,
-    check_rigorous_options,
     fit_request_of,
     make_config,
+    split_options,
     warn_random_split,
 )
 from nmi_jupyter.engine.data import as_samples, check_pair, copula_normal
@@ -39,7 +40,7 @@ from nmi_jupyter.engine.distribute import check_executor
 from nmi_jupyter.engine.errors import InsufficientDataError, InvalidDataError, OptionError
 from nmi_jupyter.engine.events import CancelToken, Observer
 from nmi_jupyter.engine.interrupts import deferred_interrupts
-from nmi_jupyter.engine.options import OPTIONS, RUN, analysis_options
+from nmi_jupyter.engine.options import OPTIONS, analysis_options
 from nmi_jupyter.engine.plan import (
     Plan,
     View,
@@ -126,11 +127,8 @@ def _refuse_encoders(config) -> None:
         )
 
 
-def _refuse_rigorous_only(rigorous: bool, checked: dict) -> None:
-    if not rigorous:
-        extra = sorted(set(checked) - {"batched", "executor", "retries", "repeats"})
-        if extra:
-            raise OptionError(f"{', '.join(extra)} only apply with rigorous=True.")
+# Options a plain (not rigorous) conditional or transfer analysis reads.
+PLAIN_OPTIONS = (*WHERE_OPTIONS, "repeats")
 
 
 def conditional(
@@ -168,11 +166,10 @@ def conditional(
     check_call(config, observer, cancel)
     check_option_names(options, CONDITIONAL_OPTIONS)
     rigorous = OPTIONS["rigorous"].check(rigorous)
-    run_opts, checked = _split_options(options)
+    run_opts, checked = split_options(options, rigorous=rigorous, plain=PLAIN_OPTIONS)
     config = seeded(make_config(config, **run_opts))
     check_executor(checked.get("executor"))
     _refuse_encoders(config)
-    _refuse_rigorous_only(rigorous, checked)
     if z is None:
         raise OptionError(
             "nmi.conditional needs z, the variable to condition on: nmi.conditional(x, y, z) "
@@ -236,7 +233,7 @@ def transfer(
     horizon = OPTIONS["horizon"].check(horizon)
     both = OPTIONS["both"].check(both)
     rigorous = OPTIONS["rigorous"].check(rigorous)
-    run_opts, checked = _split_options(options)
+    run_opts, checked = split_options(options, rigorous=rigorous, plain=PLAIN_OPTIONS)
     if config is None:  # time order; rows closer than history + horizon share samples
         run_opts = {"split": "blocked", "gap": history + horizon - 1, **run_opts}
     elif config.split == "random" and "split" not in run_opts:
@@ -244,7 +241,6 @@ def transfer(
     config = seeded(make_config(config, **run_opts))
     check_executor(checked.get("executor"))
     _refuse_encoders(config)
-    _refuse_rigorous_only(rigorous, checked)
     if y is None:
         raise InvalidDataError(
             "nmi.transfer needs y, the second time series: nmi.transfer(x, y) gives the "
@@ -313,14 +309,6 @@ def lag_embedding(
     start = history - 1 + horizon
     future = np.hstack([ys[start : start + n], xs[start : start + n]])
     return np.ascontiguousarray(past), np.ascontiguousarray(future)
-
-
-def _split_options(options: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
-    """(run options, analysis options checked by their rows of the table)."""
-    run_keys = {spec.name for spec in OPTIONS.values() if spec.scope == RUN}
-    run = {k: v for k, v in options.items() if k in run_keys}
-    checked = check_rigorous_options({k: v for k, v in options.items() if k not in run_keys})
-    return run, checked
 
 
 def _run_terms(

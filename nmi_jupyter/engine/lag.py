@@ -25,8 +25,8 @@ from nmi_jupyter.engine.config import (
     EstimateConfig,
     check_call,
     check_option_names,
-    check_rigorous_options,
     make_config,
+    split_options,
     warn_random_split,
 )
 from nmi_jupyter.engine.data import check_pair
@@ -53,7 +53,6 @@ from nmi_jupyter.engine.plan import (
 )
 from nmi_jupyter.engine.reduce import reduce_sweep_point
 from nmi_jupyter.engine.sweep import (
-    SWEEPABLE,
     copula_marginals,
     rigorous_point,
     seeded,
@@ -219,14 +218,7 @@ def lag(
     rigorous = OPTIONS["rigorous"].check(rigorous)
     default = 1 if rigorous else DEFAULT_LAG_REPEATS
     repeats = OPTIONS["repeats"].check(default if repeats is None else repeats)
-    run_keys = [k for k in options if k in SWEEPABLE]
-    analysis = {k: v for k, v in options.items() if k not in run_keys}
-    if not rigorous:
-        extra = sorted(set(analysis) - {"batched", "executor", "retries"})
-        if extra:
-            raise OptionError(f"{', '.join(extra)} only apply to nmi.lag with rigorous=True.")
-    checked = check_rigorous_options(analysis)
-    run = {k: options[k] for k in run_keys}
+    run, checked = split_options(options, rigorous=rigorous, where=" to nmi.lag")
     if config is None:
         run = {"split": DEFAULT_LAG_SPLIT, **run}
     if config is not None and config.split == "random" and "split" not in run:

@@ -22,9 +22,9 @@ from nmi_jupyter.engine.config import (
     EstimateConfig,
     check_call,
     check_option_names,
-    check_rigorous_options,
     fit_request_of,
     make_config,
+    split_options,
 )
 from nmi_jupyter.engine.data import as_samples, check_pair
 from nmi_jupyter.engine.distribute import check_executor
@@ -208,14 +208,9 @@ def pairwise(
     rigorous = OPTIONS["rigorous"].check(rigorous)
     default = 1 if rigorous else DEFAULT_PAIRWISE_REPEATS
     repeats = OPTIONS["repeats"].check(default if repeats is None else repeats)
-    run_keys = [k for k in options if k not in PAIRWISE_OPTIONS]
-    checked = check_rigorous_options({k: v for k, v in options.items() if k not in run_keys})
-    if not rigorous:
-        extra = sorted(set(checked) - {"batched", "executor", "retries"})
-        if extra:
-            raise OptionError(f"{', '.join(extra)} only apply to nmi.pairwise with rigorous=True.")
+    run, checked = split_options(options, rigorous=rigorous, where=" to nmi.pairwise")
     network = PAIRWISE_NETWORK if config is None else {}
-    config = seeded(make_config(config, **{**network, **{k: options[k] for k in run_keys}}))
+    config = seeded(make_config(config, **{**network, **run}))
     if config.embedding != "mlp":
         raise OptionError(
             f"A pairwise map pairs single channels, which the {config.embedding} encoder "

@@ -23,8 +23,8 @@ from nmi_jupyter.engine.config import (
     EstimateConfig,
     check_call,
     check_option_names,
-    check_rigorous_options,
     make_config,
+    split_options,
 )
 from nmi_jupyter.engine.data import check_pair
 from nmi_jupyter.engine.distribute import check_executor
@@ -219,9 +219,8 @@ def permutation_test(
     permutations = OPTIONS["permutations"].check(permutations)
     null = OPTIONS["null"].check(null)
     block_size = OPTIONS["block_size"].check(block_size)
-    run_keys = [k for k in options if k not in PERMUTATION_OPTIONS]
-    checked = check_rigorous_options({k: v for k, v in options.items() if k not in run_keys})
-    config = seeded(make_config(config, **{k: options[k] for k in run_keys}))
+    run, checked = split_options(options)
+    config = seeded(make_config(config, **run))
     executor = checked.get("executor")
     check_executor(executor)
     if y is None:

@@ -189,9 +189,7 @@ def rigorous_plan(
     return Plan(tuple(RunSpec(run_id, **run) for run_id, run in enumerate(runs)), config)
 
 
-def repeats_plan(
-    config: EstimateConfig, views: Sequence[View], *, first_run_id: int = 0
-) -> Plan:
+def repeats_plan(config: EstimateConfig, views: Sequence[View], *, first_run_id: int = 0) -> Plan:
     """One run on every sample per view (``repeat`` k on ``views[k]``, seeded by
     ``run_seed(config.seed, REPEAT_SEED_STREAM, 0, k)``), labelled gamma 1, chunk 0.
 
@@ -216,9 +214,7 @@ def repeats_plan(
 def renumbered(plan: Plan, first_run_id: int) -> Plan:
     """``plan`` with its runs numbered from ``first_run_id`` (several plans of one
     analysis, trained one after another, keep distinct run ids in the events)."""
-    runs = tuple(
-        replace(run, run_id=first_run_id + k) for k, run in enumerate(plan.runs)
-    )
+    runs = tuple(replace(run, run_id=first_run_id + k) for k, run in enumerate(plan.runs))
     return replace(plan, runs=runs)
 
 

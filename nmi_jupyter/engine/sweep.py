@@ -26,9 +26,9 @@ from nmi_jupyter.engine.config import (
     EstimateConfig,
     check_call,
     check_option_names,
-    check_rigorous_options,
     fit_request_of,
     make_config,
+    split_options,
 )
 from nmi_jupyter.engine.data import as_samples, check_pair, copula_normal
 from nmi_jupyter.engine.distribute import DEFAULT_RETRIES, check_executor, describe, train
@@ -197,19 +197,13 @@ def sweep(
     rigorous = OPTIONS["rigorous"].check(rigorous)
     default = 1 if rigorous else DEFAULT_SWEEP_REPEATS
     repeats = OPTIONS["repeats"].check(default if repeats is None else repeats)
-    run_keys = [k for k in options if k in SWEEPABLE]
-    analysis = {k: v for k, v in options.items() if k not in run_keys}
-    clash = sorted(set(grid) & set(run_keys))
+    clash = sorted(set(grid) & set(options))
     if clash:
         raise OptionError(f"{clash[0]} is both on the grid and given as an option; keep one.")
-    if not rigorous:
-        extra = sorted(set(analysis) - {"batched", "executor", "retries"})
-        if extra:
-            raise OptionError(f"{', '.join(extra)} only apply to a sweep with rigorous=True.")
-    checked = check_rigorous_options(analysis)
-    base = seeded(make_config(config, **{k: options[k] for k in run_keys}))
+    run, checked = split_options(options, rigorous=rigorous, where=" to a sweep")
+    base = seeded(make_config(config, **run))
     configs = [base.replace(**point) for point in grid_points(grid)]  # every point checked
-    executor = analysis.get("executor")
+    executor = checked.get("executor")
     check_executor(executor)
     # Windows stay 3-D when any point encodes them (mlp points flatten them in the critic).
     embedding = next((c.embedding for c in configs if c.embedding != "mlp"), "mlp")
@@ -412,9 +406,8 @@ def dimensionality(
         )
     dims = OPTIONS["embedding_dims"].check(embedding_dims)
     splits = OPTIONS["splits"].check(splits)
-    run_keys = [k for k in options if k in SWEEPABLE]
-    checked = check_rigorous_options({k: v for k, v in options.items() if k not in run_keys})
-    run = _dimensionality_run_options(config, {k: options[k] for k in run_keys})
+    run, checked = split_options(options)
+    run = _dimensionality_run_options(config, run)
     base = seeded(make_config(config, **run))
     configs = [base.replace(embedding_dim=d) for d in dims]
     check_executor(checked.get("executor"))
