@@ -241,7 +241,7 @@ class _Stack:
         plist = [params[n] for n in self.names]
         with self.autocast():
             scores = self.scores_of(
-                params, self.buffers, self.x_train[idx], self.y_train[idx], True
+                params, self.buffers, _rows(self.x_train, idx), _rows(self.y_train, idx), True
             )
         values = self.bound(scores.float())
         grads = torch.autograd.grad(-values.sum(), plist)
@@ -353,7 +353,7 @@ class _Stack:
         for cols in torch.arange(n, device=order.device).tensor_split(max(n // block, 1)):
             idx = order[:, cols]
             rows_of = functools.partial(
-                _stack_rows, self.scores_of, params, buffers, x[idx], y[idx]
+                _stack_rows, self.scores_of, params, buffers, _rows(x, idx), _rows(y, idx)
             )
             total += block_bound(self.bound, rows_of, len(cols), pair, stack=n_runs).double() * len(
                 cols
@@ -450,6 +450,12 @@ def _groups_by_size(
         state = states[active[i]]
         by_size.setdefault((state.n_train, state.n_val), []).append(i)
     return [slots[k : k + limit] for slots in by_size.values() for k in range(0, len(slots), limit)]
+
+
+def _rows(data: torch.Tensor, idx: torch.Tensor) -> torch.Tensor:
+    """``data[idx]`` for a (K, B) index of rows: the same copy, by ``index_select``
+    (advanced indexing with a 2-D index took 7x as long at (58, 128) rows of 20)."""
+    return data.index_select(0, idx.reshape(-1)).view(*idx.shape, *data.shape[1:])
 
 
 def _stack_rows(scores_of, params, buffers, x, y, start: int, stop: int) -> torch.Tensor:
