@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -32,12 +31,11 @@ import numpy as np
 from scipy import stats
 
 from nmi_jupyter.engine.extrapolate import GammaFit, fit_gamma_line
-from nmi_jupyter.engine.results import save_json, saved_fields
+from nmi_jupyter.engine.results import SavedResult, saved_fields
 from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord
 from nmi_jupyter.engine.sweep_result import SweepPoint
 from nmi_jupyter.engine.verdict import (
     Flag,
-    Verdict,
     conditional_flags,
     run_counts,
     transfer_flags,
@@ -100,7 +98,7 @@ def paired_difference_fit(
 
 
 @dataclass(frozen=True)
-class ConditionalResult(Verdict):
+class ConditionalResult(SavedResult):
     """A conditional MI I(X;Y|Z) = I([X,Z];Y) - I(Z;Y) (``nmi.conditional``).
 
     ``mi`` is the difference in ``units``: with ``rigorous``, the intercept of the gamma
@@ -286,13 +284,9 @@ class ConditionalResult(Verdict):
             )
         )
 
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the result as versioned JSON; ``nmi_jupyter.load`` reads it back."""
-        save_json(self.to_dict(), path)
-
 
 @dataclass(frozen=True)
-class TransferResult(Verdict):
+class TransferResult(SavedResult):
     """Transfer entropy between two time series (``nmi.transfer``).
 
     ``te_xy`` = TE(X->Y) = I([X_past, Y_past]; Y_future) - I(Y_past; Y_future): what x's
@@ -423,10 +417,6 @@ class TransferResult(Verdict):
                 },
             )
         )
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the result as versioned JSON; ``nmi_jupyter.load`` reads it back."""
-        save_json(self.to_dict(), path)
 
 
 def _plain(value: float) -> float | None:

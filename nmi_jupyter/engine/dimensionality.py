@@ -10,21 +10,19 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from nmi_jupyter.engine.results import float_out, save_json, saved_fields
+from nmi_jupyter.engine.results import SavedResult, float_out, saved_fields
 from nmi_jupyter.engine.sweep_result import SweepResult
 from nmi_jupyter.engine.verdict import (
     DIMENSION_FRACTION,
     DIMENSION_Z,
     PLATEAU_POINTS,
     Flag,
-    Verdict,
     dimensionality_flags,
     partition_sizes,
 )
@@ -121,7 +119,7 @@ def _curve_saturation(dims: list[int], curve: np.ndarray, top: slice) -> int | N
 
 
 @dataclass(frozen=True)
-class DimensionalityResult(Verdict):
+class DimensionalityResult(SavedResult):
     """MI against the embedding dimension and the dimension where it saturates
     (``nmi.dimensionality``).
 
@@ -276,9 +274,6 @@ class DimensionalityResult(Verdict):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> DimensionalityResult:
         return cls(**saved_fields(cls, d, convert={"sweep": SweepResult.from_dict}))
-
-    def save(self, path: str | os.PathLike) -> None:
-        save_json(self.to_dict(), path)
 
 
 def _dims_text(dims: tuple[int, ...]) -> str:

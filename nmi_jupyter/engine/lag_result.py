@@ -9,16 +9,15 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from nmi_jupyter.engine.results import float_out, save_json, saved_fields
+from nmi_jupyter.engine.results import SavedResult, float_out, saved_fields
 from nmi_jupyter.engine.sweep_result import SweepResult
-from nmi_jupyter.engine.verdict import LAG_PEAK_Z, Flag, Verdict, lag_flags, most_serious_first
+from nmi_jupyter.engine.verdict import LAG_PEAK_Z, Flag, lag_flags, most_serious_first
 
 __all__ = ["LagResult", "PeakReading", "peak_reading", "plot_lag", "LAG_AXIS_LABEL"]
 
@@ -77,7 +76,7 @@ def peak_reading(lags: Sequence[int], mi: Sequence[float], se: Sequence[float]) 
 
 
 @dataclass(frozen=True)
-class LagResult(Verdict):
+class LagResult(SavedResult):
     """MI against lag (``nmi.lag``): ``MI(x_t; y_{t+k})``; **positive k: x leads y**.
 
     ``sweep`` holds every lag as a point (grid key ``lag``; ``n_samples`` the time
@@ -249,10 +248,6 @@ class LagResult(Verdict):
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LagResult:
         return cls(**saved_fields(cls, d, convert={"sweep": SweepResult.from_dict}))
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the result as versioned JSON; ``nmi.load`` reads it back."""
-        save_json(self.to_dict(), path)
 
 
 def plot_lag(result: LagResult, ax=None, truth=None):

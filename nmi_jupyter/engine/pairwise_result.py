@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from nmi_jupyter.engine.errors import OptionError
-from nmi_jupyter.engine.results import float_out, save_json, saved_fields
-from nmi_jupyter.engine.sweep_result import SweepPoint
-from nmi_jupyter.engine.verdict import Flag, Verdict, pairwise_flags, summarised_flags
+from nmi_jupyter.engine.results import SavedResult, saved_fields
+from nmi_jupyter.engine.sweep_result import SweepPoint, points_fields
+from nmi_jupyter.engine.verdict import Flag, pairwise_flags, summarised_flags
 
 __all__ = ["PairwiseResult", "pair_values", "summarised_flags"]
 
@@ -27,7 +26,7 @@ def pair_values(i: int, j: int) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class PairwiseResult(Verdict):
+class PairwiseResult(SavedResult):
     """MI for every pair of channels (``nmi.pairwise``).
 
     ``within``: the pairs i < j of x's channels (``matrix`` symmetric, NaN diagonal);
@@ -197,17 +196,7 @@ class PairwiseResult(Verdict):
             "within": self.within,
             "x_names": list(self.x_names),
             "y_names": list(self.y_names),
-            "points": [p.to_dict() for p in self.points],
-            "units": self.units,
-            "rigorous": self.rigorous,
-            "repeats": self.repeats,
-            "settings": dict(self.settings),
-            "n_samples": self.n_samples,
-            "stop_reason": self.stop_reason,
-            "elapsed": float_out(self.elapsed),
-            "device": self.device,
-            "version": self.version,
-            "flags": [f.to_dict() for f in self.flags],  # for readers; recomputed on load
+            **points_fields(self),
         }
 
     @classmethod
@@ -225,7 +214,3 @@ class PairwiseResult(Verdict):
                 },
             )
         )
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the result as versioned JSON; ``nmi.load`` reads it back."""
-        save_json(self.to_dict(), path)

@@ -4,15 +4,14 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from nmi_jupyter.engine.results import float_out, save_json, saved_fields
+from nmi_jupyter.engine.results import SavedResult, float_out, saved_fields
 from nmi_jupyter.engine.rigorous_result import RunRecord
-from nmi_jupyter.engine.verdict import Flag, Verdict, permutation_flags, run_counts
+from nmi_jupyter.engine.verdict import Flag, permutation_flags, run_counts
 
 __all__ = ["PermutationResult", "p_value", "permutation_flags"]
 
@@ -30,7 +29,7 @@ def p_value(observed: float, null: np.ndarray) -> float:
 
 
 @dataclass(frozen=True)
-class PermutationResult(Verdict):
+class PermutationResult(SavedResult):
     """A permutation test of "X and Y share no information" (``nmi.permutation_test``).
 
     ``observed``: the run on the paired samples (None if it never trained);
@@ -185,7 +184,3 @@ class PermutationResult(Verdict):
                 },
             )
         )
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the result as versioned JSON; ``nmi.load`` reads it back."""
-        save_json(self.to_dict(), path)

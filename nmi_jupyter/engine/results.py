@@ -84,8 +84,20 @@ class History:
         return cls(**{k: floats_in(data[k]) for k in ("train", "val", "val_smoothed")})
 
 
+class SavedResult(Verdict):
+    """A result that writes itself as plain data: :meth:`save` wraps ``to_dict()`` in
+    the versioned envelope (README, "Saved results"); ``nmi_jupyter.load`` reads it
+    back, recomputing what the file says "for readers" (flags, readings)."""
+
+    __slots__ = ()
+
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the result as versioned JSON, atomically; ``nmi_jupyter.load`` reads it back."""
+        save_json(self.to_dict(), path)  # type: ignore[attr-defined]
+
+
 @dataclass(frozen=True)
-class EstimateResult(Verdict):
+class EstimateResult(SavedResult):
     """The outcome of one training run (``nmi_jupyter.estimate``).
 
     Attributes:
@@ -309,10 +321,6 @@ class EstimateResult(Verdict):
         )
         check_settings(fields["settings"])
         return cls(**fields)
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the result as versioned JSON (see README, "Saved results")."""
-        save_json(self.to_dict(), path)
 
 
 def save_json(result: dict[str, Any], path: str | os.PathLike) -> None:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import dataclasses
 import functools
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -18,15 +17,14 @@ from nmi_jupyter.engine.options_check import as_gamma_subset, as_gammas, describ
 from nmi_jupyter.engine.results import (
     STOPPED_REASONS,
     History,
+    SavedResult,
     check_settings,
     float_out,
     linear_from_dict,
-    save_json,
     saved_fields,
 )
 from nmi_jupyter.engine.verdict import (
     Flag,
-    Verdict,
     control_estimate,
     rigorous_flags,
 )
@@ -71,7 +69,7 @@ class RunRecord:
 
 
 @dataclass(frozen=True)
-class RigorousResult(Verdict):
+class RigorousResult(SavedResult):
     """Bias-corrected MI from runs on gamma = 1..G equal chunks, extrapolated to gamma = 0.
 
     ``mi`` is the intercept of the weighted line MI(gamma) = I + a*gamma, in
@@ -357,10 +355,6 @@ class RigorousResult(Verdict):
         check_settings(settings)
         settings["fit"] = _fit_request(settings.get("fit"), fields["gammas"])
         return cls(fit=fit_runs(fields["runs"], fields["n_samples"], settings["fit"]), **fields)
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the result as versioned JSON; ``nmi_jupyter.load`` reads it back, refit-able."""
-        save_json(self.to_dict(), path)
 
 
 def fit_runs(

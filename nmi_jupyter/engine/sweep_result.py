@@ -4,13 +4,12 @@ from __future__ import annotations
 
 import functools
 import math
-import os
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
-from nmi_jupyter.engine.results import float_out, save_json, saved_fields
+from nmi_jupyter.engine.results import SavedResult, float_out, saved_fields
 from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord
 from nmi_jupyter.engine.verdict import (
     Flag,
@@ -20,7 +19,7 @@ from nmi_jupyter.engine.verdict import (
     sweep_point_flags,
 )
 
-__all__ = ["SweepPoint", "SweepResult", "point_label"]
+__all__ = ["SweepPoint", "SweepResult", "point_label", "points_fields"]
 
 
 def point_label(values: dict[str, Any]) -> str:
@@ -108,8 +107,27 @@ class SweepPoint(Verdict):
         )
 
 
+def points_fields(result: Any) -> dict[str, Any]:
+    """The saved fields a result of grid points shares (a sweep, a pairwise map): its
+    points, units, settings, how it ended, where it ran, and its flags (for readers;
+    recomputed on load)."""
+    return {
+        "points": [p.to_dict() for p in result.points],
+        "units": result.units,
+        "rigorous": result.rigorous,
+        "repeats": result.repeats,
+        "settings": dict(result.settings),
+        "n_samples": result.n_samples,
+        "stop_reason": result.stop_reason,
+        "elapsed": float_out(result.elapsed),
+        "device": result.device,
+        "version": result.version,
+        "flags": [f.to_dict() for f in result.flags],
+    }
+
+
 @dataclass(frozen=True)
-class SweepResult(Verdict):
+class SweepResult(SavedResult):
     """MI against one or more settings (``nmi.sweep``): one :class:`SweepPoint` per point
     of the cartesian product of ``grid`` (in the grid's order, the last key fastest).
 
@@ -261,17 +279,7 @@ class SweepResult(Verdict):
         return {
             "kind": "sweep",
             "grid": {k: list(v) for k, v in self.grid.items()},
-            "points": [p.to_dict() for p in self.points],
-            "units": self.units,
-            "rigorous": self.rigorous,
-            "repeats": self.repeats,
-            "settings": dict(self.settings),
-            "n_samples": self.n_samples,
-            "stop_reason": self.stop_reason,
-            "elapsed": float_out(self.elapsed),
-            "device": self.device,
-            "version": self.version,
-            "flags": [f.to_dict() for f in self.flags],  # for readers; recomputed on load
+            **points_fields(self),
         }
 
     @classmethod
@@ -287,7 +295,3 @@ class SweepResult(Verdict):
                 },
             )
         )
-
-    def save(self, path: str | os.PathLike) -> None:
-        """Write the result as versioned JSON; ``nmi.load`` reads it back."""
-        save_json(self.to_dict(), path)
