@@ -120,11 +120,12 @@ class EstimateConfig:
         threads: torch CPU threads during training; ``None`` picks 1, measured
             fastest for these small models on few cores.
         precision: the matmuls of the batched trainer's steps: ``float32``, ``bfloat16``
-            (autocast), or ``auto`` (bfloat16 on a CPU with AMX or AVX-512 BF16 and on CUDA
-            devices with bfloat16; float32 elsewhere).  The bound, the optimiser, the
-            per-epoch curves and the reported values are float32 always.  float32 by
-            default: at these small shapes bfloat16 was not measurably faster on one CPU
-            thread (benchmarks/speed.py --compare float32,bfloat16).
+            (autocast, every step), or ``auto`` (bfloat16 on a CPU with AMX or AVX-512 BF16
+            and on CUDA devices with bfloat16, while at least
+            ``batched.AUTO_BFLOAT16_STACK`` runs train in the stack; float32 otherwise).
+            The bound, the optimiser, the per-epoch curves and the reported values are
+            float32 always.  float32 by default (benchmarks/speed.py --compare
+            float32,auto: auto 9-15 % fewer CPU seconds on one thread).
         eval_batch_size: block size for the reported values, the bound on the whole
             training and validation sets at the best checkpoint (a partition smaller
             than this is one block).  Larger blocks loosen InfoNCE's log(n) cap; a

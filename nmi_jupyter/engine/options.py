@@ -383,7 +383,8 @@ _TABLE = (
         "precision",
         PRECISIONS,
         "matmuls of the batched training steps: float32, bfloat16, or auto (bfloat16 where"
-        " the CPU or GPU has it natively); bounds, optimiser and reported values stay float32",
+        " the CPU or GPU has it natively, while many runs are stacked); bounds, optimiser and"
+        " reported values stay float32",
     ),
     _int(
         "eval_batch_size",

@@ -9,6 +9,7 @@ import pytest
 import torch
 
 import nmi_jupyter as nmi
+from nmi_jupyter.engine import batched
 from nmi_jupyter.engine.batched import StackedAdam, native_bfloat16, training_autocast
 from nmi_jupyter.engine.bounds import infonce
 from nmi_jupyter.engine.config import EstimateConfig
@@ -33,6 +34,35 @@ def test_precision_choices_select_the_step_context():
     assert _autocast_state("bfloat16", cpu) == (True, torch.bfloat16)
     assert _autocast_state("auto", cpu)[0] == native_bfloat16(cpu)
     assert not torch.is_autocast_enabled("cpu")  # nothing leaks out of a step
+
+
+@pytest.mark.parametrize("precision", ["auto", "bfloat16"])
+def test_auto_multiplies_in_bfloat16_only_while_many_runs_are_stacked(
+    data, monkeypatch, precision
+):
+    """'auto' leaves a stack of fewer than AUTO_BFLOAT16_STACK runs in float32 (where
+    casting cost more than it saved); 'bfloat16' autocasts every step."""
+    seen = []  # (runs in the step, autocast on) per training step
+    stacked = batched._stacked_scores_of
+
+    def recording(config, critic):
+        scores_of = stacked(config, critic)
+
+        def scores(p, b, x, y, training=False):
+            if training:
+                seen.append((x.shape[0], torch.is_autocast_enabled("cpu")))
+            return scores_of(p, b, x, y, training)
+
+        return scores
+
+    monkeypatch.setattr(batched, "_stacked_scores_of", recording)
+    nmi.rigorous(*data, precision=precision, device="cpu", **{**TINY, "gammas": [1, 2, 4, 8]})
+    native = native_bfloat16(torch.device("cpu"))
+    big = [on for k, on in seen if k >= batched.AUTO_BFLOAT16_STACK]
+    small = [on for k, on in seen if k < batched.AUTO_BFLOAT16_STACK]
+    assert big and small  # 15 runs + 3 controls at first, one run at the end
+    assert all(on == (native or precision == "bfloat16") for on in big)
+    assert all(on == (precision == "bfloat16") for on in small)
 
 
 def test_unknown_precision_is_refused_in_one_sentence():
