@@ -241,8 +241,8 @@ class _Stack:
             [self.perm[k][self.pos[k] * batch : (self.pos[k] + 1) * batch] for k in active]
         )
         plist = [params[n] for n in self.names]
-        autocast = self.autocast if len(active) >= self.low_precision_from else _float32
-        with autocast():
+        low = len(active) >= self.low_precision_from
+        with self.autocast() if low else contextlib.nullcontext():
             scores = self.scores_of(
                 params, self.buffers, _rows(self.x_train, idx), _rows(self.y_train, idx), True
             )
@@ -397,14 +397,10 @@ def _zero_padded(tensor: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
 
 
 # precision="auto" multiplies in bfloat16 only while at least this many runs train in
-# the stack: measured per step on one CPU thread (benchmarks/speed.py case b, per stack
-# size), bfloat16 autocast was 9-10 % faster at 20-58 runs and 10-20 % slower at 2-10,
-# where casting costs more than the smaller matmuls save.
+# the stack: measured per step on one CPU thread (speed.py's case b timed by stack size,
+# docs/research/speed.md), bfloat16 autocast was 9-10 % faster at 20-58 runs and 10-20 %
+# slower at 2-10, where casting costs more than the smaller matmuls save.
 AUTO_BFLOAT16_STACK = 16
-
-
-def _float32() -> AbstractContextManager:
-    return contextlib.nullcontext()
 
 
 def training_autocast(precision: str, device: torch.device) -> Callable[[], AbstractContextManager]:
