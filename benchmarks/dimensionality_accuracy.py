@@ -167,6 +167,13 @@ def main() -> None:
     parser.add_argument("--splits", type=int, default=None)
     parser.add_argument("--extra-dims", type=int, default=4, help="dims 1..k+EXTRA")
     parser.add_argument("--modes", nargs="+", default=["interaction", "internal"])
+    parser.add_argument(
+        "--only",
+        nargs="+",
+        default=None,
+        metavar="K:MODE",
+        help="run only these (k, mode) pairs of --ks x --modes, e.g. 6:internal 4:internal",
+    )
     parser.add_argument("--critic", default=None, help="default: nmi.dimensionality's own")
     parser.add_argument("--estimator", default=None)
     parser.add_argument("--epochs", type=int, default=None)
@@ -208,7 +215,10 @@ def main() -> None:
         for k in sorted(ks, reverse=True)
         for mode in args.modes
         for seed in seeds
+        if args.only is None or f"{k}:{mode}" in args.only
     ]
+    if not tasks:
+        parser.error(f"--only {' '.join(args.only)} names no (k, mode) pair of --ks and --modes")
     runs, steps = plan_cost(tasks)
     print(
         f"latent_channels: k in {ks}, {args.channels} channels, noise {args.noise}, N = {n}, "
@@ -252,6 +262,8 @@ def summary(readings: list[dict], ks: list[int], modes: list[str], seeds: list[i
     for k in ks:
         for mode in modes:
             mine = [r for r in readings if r["k"] == k and r["mode"] == mode]
+            if not mine:
+                continue
             hits = sum(r["status"] == "done" and r["dimension"] == k for r in mine)
             done = sum(r["status"] == "done" for r in mine)
             read = sorted(

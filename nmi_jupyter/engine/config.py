@@ -81,7 +81,8 @@ class EstimateConfig:
         estimator: the MI lower bound trained and reported (``infonce``, ``nwj``,
             ``tuba``, ``js``, ``smile``).
         critic: ``separable`` (dot product of embeddings g(x)·h(y)), ``bilinear``
-            (g(x)ᵀ W h(y)) or ``concat`` (a joint MLP on (x_i, y_j)).
+            (g(x)ᵀ W h(y)), ``concat`` (a joint MLP on (x_i, y_j)) or ``hybrid``
+            (g(x)·h(y) plus an MLP on the pair of embeddings (g(x_i), h(y_j))).
         epochs: the most epochs to train; early stopping usually ends sooner.
         batch_size: training minibatch size (also the InfoNCE ceiling log(batch_size)).
             Each step scores batch_size² pairs; a batch_size whose score matrix would

@@ -115,15 +115,22 @@ class ConcatCritic(nn.Module):
 
 
 class HybridCritic(nn.Module):
-    """f(x, y) = MLP([g(x); h(y)]) on all n² pairs of embeddings.
+    """f(x, y) = g(x) · h(y) + MLP([g(x); h(y)]) on all n² pairs of embeddings.
 
     Each side is squeezed through an embedding of width ``embedding_dim`` (the
     bottleneck stays explicit), then a small MLP (``hidden_dim``, ``n_layers``) scores
     every pair of embeddings, so cross-view interactions stay nonlinear: a term in
     g(x) or h(y) alone (InfoNCE's optimal critic carries log p(y)) costs no extra
-    embedding dimension, as it does for g(x)·h(y).  The pair MLP is a
+    embedding dimension, as it does for g(x)·h(y) alone.  The pair MLP is a
     :class:`ConcatCritic` on the embeddings (its first layer split, so the
     concatenated pairs are never built).
+
+    The dot product beside the MLP (``dot``, on when both embeddings have one width)
+    lets every embedding dimension carry information from the first steps, as in the
+    separable critic: without it the pair MLP learned a latent's directions one at a
+    time and runs stopped between two of them (issue 19: a 6-dimensional latent read
+    5, 7 or no plateau; with it 6, interaction and internal;
+    ``docs/research/dimensionality.md``).
     """
 
     def __init__(
@@ -134,15 +141,20 @@ class HybridCritic(nn.Module):
         hidden_dim: int,
         n_layers: int,
         activation: str,
+        dot: bool = True,
     ) -> None:
         super().__init__()
         self.g, self.h = g, h
         # (x width, y width) when the two embeddings differ (a concat critic on windows)
         dims = embedding_dim if isinstance(embedding_dim, tuple) else (embedding_dim,) * 2
         self.pair = ConcatCritic(*dims, hidden_dim, n_layers, activation)
+        self.dot = dot and dims[0] == dims[1]
 
     def forward(self, x: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
-        return self.pair(self.g(x), self.h(y))
+        gx, hy = self.g(x), self.h(y)
+        if self.dot:
+            return gx @ hy.T + self.pair(gx, hy)
+        return self.pair(gx, hy)
 
 
 def build_critic(
@@ -201,7 +213,7 @@ def _windows_critic(
 
     (g, gx), (h, hy) = side(x_shape), side(y_shape)
     if concat:
-        return HybridCritic(g, h, (gx, hy), hidden, layers, config.activation)
+        return HybridCritic(g, h, (gx, hy), hidden, layers, config.activation, dot=False)
     if config.critic == "bilinear":
         return BilinearCritic(g, h, out)
     if config.critic == "hybrid":
@@ -261,8 +273,8 @@ def stacked_scores(
     ) -> torch.Tensor:
         gx = embed(params, "g", x, training).transpose(1, 2)  # (K, B, out)
         hy = embed(params, "h", y, training)  # (K, out, B')
-        if config.critic == "hybrid":
-            return pair_scores(params, gx, hy.transpose(1, 2))
+        if config.critic == "hybrid":  # HybridCritic with its dot product
+            return torch.bmm(gx, hy) + pair_scores(params, gx, hy.transpose(1, 2))
         if config.critic == "bilinear":
             gx = torch.bmm(gx, params["weight"])
         return torch.bmm(gx, hy)

@@ -283,7 +283,7 @@ _TABLE = (
         "critic",
         CRITICS,
         "separable g(x)·h(y), bilinear g(x)ᵀWh(y), concat (an MLP on (x, y) pairs), or "
-        "hybrid (an MLP on pairs of embeddings (g(x), h(y)): nonlinear, bottleneck explicit)",
+        "hybrid (g(x)·h(y) plus an MLP on the pair of embeddings: nonlinear, bottleneck explicit)",
     ),
     _int("epochs", DEFAULT_EPOCHS, 1, "most epochs; early stopping usually ends sooner"),
     _int(

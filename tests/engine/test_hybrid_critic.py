@@ -23,7 +23,7 @@ def test_scores_every_pair_through_the_bottleneck():
     x, y = torch.randn(6, 5), torch.randn(7, 4)
     scores = critic(x, y)
     assert scores.shape == (6, 7)
-    # scores[i, j] is the pair MLP on the concatenated embeddings (g(x_i), h(y_j))
+    # scores[i, j] is g(x_i) · h(y_j) plus the pair MLP on the concatenated embeddings
     gx, hy = critic.g(x), critic.h(y)
     pair = critic.pair
     first = torch.cat([pair.x_in.weight, pair.y_in.weight], dim=1)
@@ -38,7 +38,21 @@ def test_scores_every_pair_through_the_bottleneck():
             for i in range(6)
         ]
     )
-    torch.testing.assert_close(scores, by_loop)
+    torch.testing.assert_close(scores, gx @ hy.T + by_loop)
+
+
+def test_the_dot_product_needs_one_embedding_width():
+    # A concat critic on windows pairs embeddings of two widths: the pair MLP alone.
+    g, h = torch.nn.Linear(5, 3), torch.nn.Linear(4, 2)
+    critic = HybridCritic(g, h, (3, 2), hidden_dim=8, n_layers=1, activation="relu")
+    assert not critic.dot
+    x, y = torch.randn(6, 5), torch.randn(7, 4)
+    torch.testing.assert_close(critic(x, y), critic.pair(g(x), h(y)))
+    same = HybridCritic(g, torch.nn.Linear(4, 3), 3, hidden_dim=8, n_layers=1, activation="relu")
+    assert same.dot
+    off = HybridCritic(g, same.h, 3, 8, 1, "relu", dot=False)
+    off.pair = same.pair
+    torch.testing.assert_close(same(x, y) - off(x, y), g(x) @ same.h(y).T)
 
 
 @pytest.mark.parametrize("n_layers", [1, 3])

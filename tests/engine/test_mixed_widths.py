@@ -30,10 +30,13 @@ from nmi_jupyter.engine.sweep import HYBRID_DIMENSIONALITY_DEFAULTS, grid_points
 CPU = torch.device("cpu")
 WIDTHS = (1, 2, 4)
 TOL = 1e-4  # nats (float rounding; see the module docstring)
-# The hybrid critic, while it leaves its plateau at 0, amplifies float rounding: its
-# batched and one-at-a-time trainers differ by up to 4e-4 nats after one epoch and 3e-2
-# after three (measured, seeds 0-2).  Stacking widths stays within the same band.
-HYBRID_TOL = 1e-3
+# The hybrid critic amplifies float rounding as it leaves 0 (Adam turns rounding-sized
+# differences of near-zero gradients into whole steps): a width-1 run stacked with
+# widths 2 and 4 differed from the run alone by up to 2.6e-3 nats after one epoch and
+# 5.5e-3 after three (measured, data seeds 0-2; the pair MLP without its dot product
+# barely left 0 in one epoch, and its batched and one-at-a-time trainers differed by
+# 3e-2 after three).  That nothing leaks is tested exactly below (padding stays 0).
+HYBRID_TOL = 1e-2
 TINY = {"epochs": 3, "hidden_dim": 8, "batch_size": 64, "seed": 0, "threads": 1}
 
 
@@ -84,8 +87,7 @@ def test_a_stack_of_widths_trains_each_run_as_alone(data, stack_sizes, critic, c
     mixed = trainer.train_plan(plan, *data, CPU)
     assert stack_sizes == [3]
     alone = [trainer.train_plan(Plan((run,), plan.config), *data, CPU)[0] for run in plan.runs]
-    if critic != "hybrid":  # (in one epoch the hybrid critic barely leaves 0)
-        assert len({round(o.mi_train, 3) for o in mixed}) == 3  # each width its own MI
+    assert len({round(o.mi_train, 3) for o in mixed}) == 3  # each width its own MI
     for a, b in zip(mixed, alone, strict=True):
         assert a.epochs_run == b.epochs_run == plan.config.epochs
         assert a.mi_train == pytest.approx(b.mi_train, abs=tol)
