@@ -32,6 +32,8 @@ rewritten as each one finishes.  The full protocol is 1200 runs, at most 4.26 mi
 optimiser steps (stacked by 5 splits: 852,000), about 3/4 of that with early stopping:
 about a day on one CPU thread (a k = 6 run at N = 10000 took 80 CPU s), minutes on a
 GPU.  --quick: k in {2, 4}, seed 1, N = 3000, 3 splits, 60 epochs, hidden_dim 32.
+--only K:MODE ... runs only those (k, mode) pairs of --ks x --modes (for example
+--ks 6 4 --only 6:internal 4:internal), to finish a protocol in parts.
 """
 
 from __future__ import annotations
