@@ -14,10 +14,10 @@ Why that generator (the same for every k): at the generator's defaults (40 chann
 noise 0.3) a 6-dimensional latent shares far more than InfoNCE's log2(128) = 7-bit
 ceiling (measured: a plateau of 6.6-6.8 bits, flagged ``ceiling``, read 5), and with 40
 channels the weakest of the six latent directions carries only about 11 % of the shared
-information (5-9 % between two 20-channel halves, by canonical correlations), under the
-saturation rule's 10 % band, so even an uncapped curve reads 5.  80 channels with noise
-1.0 keep every k's shared information below the ceiling (about 5.5 bits at k = 6) and
-give the weakest direction 12-15 %.
+information (5-9 % between two 20-channel halves, by canonical correlations), near the
+saturation rule's band (10 % then, 5 % now), so even an uncapped curve can read 5.  80
+channels with noise 1.0 keep every k's shared information below the ceiling (about 5.5
+bits at k = 6) and give the weakest direction 12-15 %.
 
 It prints one line per analysis as it finishes (the dimension read, its per-split range,
 the truth, the mean MI curve, the flags) and, at the end, per k and mode, how many seeds

@@ -62,16 +62,17 @@ def saturation(dims: Sequence[int], curves: np.ndarray) -> Saturation:
     is the smallest k whose mean MI m(k) reaches ``P - tol`` with
     ``tol = max(DIMENSION_Z * sqrt(se(k)² + se(P)²), (1 - DIMENSION_FRACTION) * P)``:
     within two combined standard errors of the plateau, but never asking for more than
-    90 % of it.  Why both terms: the spread of the splits says how far apart two values
+    95 % of it.  Why both terms: the spread of the splits says how far apart two values
     must be to differ at all (a noisy curve cannot pin the knee down finer than its
-    noise); the 10 % band says that a curve which keeps creeping up by a few per cent
-    has saturated, which matters because a separable or bilinear InfoNCE critic needs
-    one extra embedding dimension for the log p(y) term of its optimal critic and gains
-    a few per cent there (issue 19: 1.49, 1.68, 1.61 bits at k = 2, 3, 4 for a
-    2-dimensional latent).  The plateau counts as reached when the dimension is at most
+    noise); the 5 % band says that a curve which stays within a few per cent of its
+    plateau has saturated (wider embeddings overfit a little and sit a few per cent
+    below the knee).  The band must stay under the share of the weakest latent
+    direction: with six directions of roughly equal strength the last one carries
+    12-15 % of the shared information, and a 10 % band read such latents as 5
+    (issue 19).  The plateau counts as reached when the dimension is at most
     the smallest of the plateau dims and the mean curve rises by less than ``tol``
     across them; otherwise the data cannot tell (``dimension`` None).  Each split's
-    curve is read alike with the 10 % band alone, and their range is the uncertainty.
+    curve is read alike with the 5 % band alone, and their range is the uncertainty.
 
     Args:
         dims: the embedding dims, increasing, at least :data:`PLATEAU_POINTS` + 1.

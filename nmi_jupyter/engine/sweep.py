@@ -377,7 +377,7 @@ def dimensionality(
     patience keep their usual defaults), or a ``config`` (used as it is).
 
     ``.dimension`` is the smallest embedding_dim whose mean MI reaches the plateau of
-    the largest dims within max(two combined standard errors, 10 % of the plateau)
+    the largest dims within max(two combined standard errors, 5 % of the plateau)
     (:func:`~nmi_jupyter.engine.dimensionality.saturation` defends the rule);
     ``.dimension_range`` the spread of the splits' own readings.  When the curve still
     rises at the largest dims the data cannot tell: ``.dimension`` is None, flagged
