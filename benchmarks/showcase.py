@@ -29,7 +29,8 @@ N, LATENT_DIM, OUT_DIM = 2000, 10, 100
 
 #: lever name -> options given to ``nmi.rigorous`` on top of the defaults
 LEVERS: dict[str, dict] = {
-    "default": {},
+    "default": {},  # with its critic search (engine/critic_search.py)
+    "no-search": {"critic_search": False},  # the default critic alone
     # regularising the critic
     "sn": {"spectral_norm": True},
     "sn+lr2e-3": {"spectral_norm": True, "lr": 2e-3},

@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from nmi_jupyter.engine import critic_search as critic_search_module
 from nmi_jupyter.engine.config import (
     DEFAULT_GAMMAS,
     EstimateConfig,
@@ -30,7 +31,7 @@ from nmi_jupyter.engine.extrapolate import (
 from nmi_jupyter.engine.interrupts import deferred_interrupts
 from nmi_jupyter.engine.linear_bound import LinearBound, linear_bound
 from nmi_jupyter.engine.options import OPTIONS, analysis_options, options_of
-from nmi_jupyter.engine.plan import check_chunk_size, estimate_plan, rigorous_plan
+from nmi_jupyter.engine.plan import check_chunk_size, estimate_plan, renumbered, rigorous_plan
 from nmi_jupyter.engine.reduce import reduce_estimate, reduce_rigorous
 from nmi_jupyter.engine.results import EstimateResult
 from nmi_jupyter.engine.rigorous_result import RigorousResult
@@ -105,6 +106,7 @@ def rigorous(
     exclude: Iterable[int] | None = None,
     batched: bool = True,
     control: bool = True,
+    critic_search: bool = True,
     executor: Any = None,
     retries: int = DEFAULT_RETRIES,
     observer: Observer | None = None,
@@ -131,6 +133,15 @@ def rigorous(
         control: also train a shuffled-pairs control (y permuted, true MI 0): one
             run on N/2 and two on N/4 samples, about 10 % extra training; if the
             control, extrapolated like the analysis, shows MI, the result is flagged.
+        critic_search: where the smallest chunks hold fewer than 3 training samples per
+            input feature and the default critic memorises (its training-MI
+            extrapolation lies more than 10 % above its validation-MI one), train the
+            analysis again with two smaller critics (one hidden layer; one hidden layer,
+            embedding 32, weight decay 0.01) and keep the result whose two
+            extrapolations agree best; ``settings["critic_choice"]`` lists what was
+            tried.  Only with the default critic size (set ``n_layers``, ``hidden_dim``,
+            ``embedding_dim`` ... yourself, or False, to keep yours).  See
+            :mod:`nmi_jupyter.engine.critic_search`.
         executor: None trains in this process.  Any ``concurrent.futures.Executor``
             (a ``ProcessPoolExecutor``, a Dask ``Client`` or ``client.get_executor()``)
             trains the runs as work units, one per gamma plus one for the controls,
@@ -163,6 +174,7 @@ def rigorous(
             "exclude": exclude,
             "batched": batched,
             "control": control,
+            "critic_search": critic_search,
             "retries": retries,
             "delta_threshold": delta_threshold,
             "min_gamma_points": min_gamma_points,
@@ -177,41 +189,63 @@ def rigorous(
     n = len(xs)
     check_chunk_size(n, max(gamma_list), config)
     linear = _linear(xs, ys, config)
-    plan = rigorous_plan(n, gamma_list, repeats, control, config)
-    start = time.perf_counter()
-    trained = train(
-        plan,
-        xs,
-        ys,
-        executor=executor,
-        batched=batched,
-        retries=retries,
-        observer=observer,
-        cancel=cancel,
-    )
-    settings = {
-        **config.to_dict(),
-        "fit": fit_request,
-        "batched": batched,
-        "control": control,
-        "executor": describe(executor),
-    }
-    # Runs stopped by a cancel or an interrupt enter with their best checkpoint so far
-    # (partial runs); Ctrl-C is held back while they are recorded and fitted, so a
-    # second one cannot lose them.
-    with deferred_interrupts():
-        result = reduce_rigorous(
+    failures: dict[int, str] = {}
+    n_runs = 0
+
+    def analyse(config: EstimateConfig, k: int = 0) -> RigorousResult:
+        """The analysis with the critic of ``config``; candidate k of a critic search
+        numbers its runs after the analyses before it (distinct run ids in the events)."""
+        nonlocal n_runs
+        plan = rigorous_plan(n, gamma_list, repeats, control, config)
+        plan = renumbered(plan, k * len(plan.runs))
+        start = time.perf_counter()
+        trained = train(
             plan,
-            trained,
-            n_samples=n,
-            gammas=tuple(gamma_list),
-            repeats=repeats,
-            fit_request=fit_request,
-            settings=settings,
-            linear=linear,
-            elapsed=time.perf_counter() - start,
+            xs,
+            ys,
+            executor=executor,
+            batched=batched,
+            retries=retries,
+            observer=observer,
+            cancel=cancel,
         )
-    _warn_failures(trained.failures, len(plan.runs), retries)
+        settings = {
+            **config.to_dict(),
+            "fit": fit_request,
+            "batched": batched,
+            "control": control,
+            "critic_search": checked["critic_search"],
+            "executor": describe(executor),
+        }
+        failures.update(trained.failures)
+        n_runs += len(plan.runs)
+        # Runs stopped by a cancel or an interrupt enter with their best checkpoint so
+        # far (partial runs); Ctrl-C is held back while they are recorded and fitted,
+        # so a second one cannot lose them.
+        with deferred_interrupts():
+            return reduce_rigorous(
+                plan,
+                trained,
+                n_samples=n,
+                gammas=tuple(gamma_list),
+                repeats=repeats,
+                fit_request=fit_request,
+                settings=settings,
+                linear=linear,
+                elapsed=time.perf_counter() - start,
+            )
+
+    result = analyse(config)
+    if (
+        checked["critic_search"]
+        and critic_search_module.searchable(config)
+        and critic_search_module.few_per_feature(
+            n, max(gamma_list), max(_features(xs), _features(ys)), config
+        )
+        and critic_search_module.memorises(result)
+    ):
+        result = critic_search_module.search(result, config, analyse)
+    _warn_failures(failures, n_runs, retries)
     return result
 
 

@@ -481,6 +481,16 @@ _TABLE = (
         **_RIGOROUS,
     ),
     OptionSpec(
+        "critic_search",
+        "bool",
+        True,
+        "with few samples per input feature, if the default critic memorises (its training- "
+        "and validation-MI extrapolations disagree), also try two smaller critics and keep "
+        "the one whose extrapolations agree best (up to 3x the training there)",
+        scope=ANALYSIS,
+        analyses=("rigorous",),
+    ),
+    OptionSpec(
         "executor",
         "executor",
         None,

@@ -33,6 +33,7 @@ __all__ = [
     "stack_key",
     "run_seed",
     "check_chunk_size",
+    "chunk_sizes",
     "CONTROL_SEED_STREAM",
     "CONTROL_PERMUTATION_STREAM",
 ]
@@ -241,14 +242,14 @@ def stack_key(config: EstimateConfig) -> tuple:
     return tuple((k, v) for k, v in config.to_dict().items() if k != "embedding_dim")
 
 
-def _chunk_sizes(chunk: int, config: EstimateConfig) -> tuple[int, int]:
+def chunk_sizes(chunk: int, config: EstimateConfig) -> tuple[int, int]:
     """(training, validation) samples of a chunk of ``chunk`` samples."""
     n_val = max(int(round(chunk * config.val_fraction)), 1)
     return chunk - n_val - (config.gap if config.split == "blocked" else 0), n_val
 
 
 def chunk_trains(chunk: int, config: EstimateConfig) -> bool:
-    n_train, n_val = _chunk_sizes(chunk, config)
+    n_train, n_val = chunk_sizes(chunk, config)
     return n_val >= MIN_VALIDATION and n_train >= config.batch_size
 
 
@@ -257,7 +258,7 @@ def check_chunk_size(n: int, max_gamma: int, config: EstimateConfig) -> None:
     or one training step's score matrix would exceed the memory budget."""
     check_score_memory(config)
     chunk = n // max_gamma
-    n_train, n_val = _chunk_sizes(chunk, config)
+    n_train, n_val = chunk_sizes(chunk, config)
     if not chunk_trains(chunk, config):
         raise InsufficientDataError(
             f"With N = {n} samples, the gamma = {max_gamma} chunks hold {chunk} samples each: "

@@ -275,6 +275,7 @@ class RigorousResult(SavedResult):
             *([self.linear.describe(u)] if self.linear else []),
             f"runs: {len(self.runs)}{_partial_text(self.runs)} on N = {self.n_samples} samples, "
             f"{self.settings['estimator']} / {self.settings['critic']}, {self.elapsed:.1f} s",
+            *_search_lines(self.settings.get("critic_choice"), u),
         ]
         lines += [f"unreliable because {r}" for r in self.reasons]
         lines += [f"warning: {w}" for w in self.warnings]
@@ -376,6 +377,33 @@ def fit_runs(
         confidence_level=request["confidence_level"],
         n_samples=n_samples,
     )
+
+
+def _search_lines(search: dict[str, Any] | None, units: str) -> list[str]:
+    """The critic search's line of the summary (see ``engine.critic_search``)."""
+    if not search:
+        return []
+    tried = [
+        f"{_options_text(c['options'])}: {_number(c['mi'])} {units}, gap {_number(c['gap'])}"
+        for c in search["candidates"]
+    ]
+    chosen = search["candidates"][search["chosen"]]
+    return [
+        f"critic chosen from the data ({_options_text(chosen['options'])}): "
+        f"{search['reason']}; tried (corrected MI, training minus validation intercept) "
+        + "; ".join(tried)
+    ]
+
+
+def _options_text(options: dict[str, Any]) -> str:
+    return (
+        ", ".join(f"{k}={v:g}" if isinstance(v, float) else f"{k}={v}" for k, v in options.items())
+        or "the default critic"
+    )
+
+
+def _number(value: float | None) -> str:
+    return "-" if value is None else f"{value:.3f}"
 
 
 def _partial_text(runs: tuple[RunRecord, ...]) -> str:
