@@ -36,7 +36,9 @@ STOP_REASONS = {
 
 @dataclass(frozen=True)
 class RunStarted:
-    """A training run begins.  ``gamma``/``chunk``/``control`` tag runs of a rigorous analysis."""
+    """A training run begins.  ``gamma``/``chunk``/``control`` tag runs of a rigorous analysis;
+    ``candidate`` k > 0 marks the runs of the k-th smaller critic of a rigorous analysis's
+    critic search, which trains the whole analysis again (observers start over)."""
 
     run_id: int
     n_train: int
@@ -47,6 +49,7 @@ class RunStarted:
     gamma: int | None = None
     chunk: int | None = None
     control: bool = False  # a shuffled-pairs control run of a rigorous analysis
+    candidate: int = 0
 
 
 @dataclass(frozen=True)

@@ -61,10 +61,15 @@ class EventBuffer:
         self.runs: dict[int, RunTrace] = {}
         self.current: int | None = None
         self.units = "bits"
+        # > 0 while a rigorous analysis's critic search trains its k-th smaller critic:
+        # the analysis starts over, so the runs of the critic before are let go.
+        self.candidate = 0
 
     def __call__(self, event: Event) -> None:
         self.units = event.units
         if isinstance(event, RunStarted):
+            if event.candidate > self.candidate:
+                self.runs, self.current, self.candidate = {}, None, event.candidate
             self.runs[event.run_id] = RunTrace(
                 event.run_id,
                 event.gamma,

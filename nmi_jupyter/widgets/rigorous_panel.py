@@ -12,6 +12,7 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
+from nmi_jupyter.engine.critic_search import CANDIDATES
 from nmi_jupyter.engine.extrapolate import fit_gamma_line
 from nmi_jupyter.widgets.colours import GAMMA_COLOURS, HIGHLIGHT, MUTED, TRAIN, gamma_colour
 from nmi_jupyter.widgets.static import png_of
@@ -147,8 +148,14 @@ class RigorousPanel(TrainingPanel):
             if self.controls
             else ""
         )
+        search = (
+            f"critic search: smaller critic {self.buffer.candidate} of {len(CANDIDATES)} (the "
+            "default one memorised the few samples per feature) &middot; "
+            if self.buffer.candidate
+            else ""
+        )
         return (
-            f"<b>{counts['done']} of {analysis} runs done</b>{controls} &middot; "
+            f"{search}<b>{counts['done']} of {analysis} runs done</b>{controls} &middot; "
             f"{counts['running']} training &middot; {waiting} waiting &middot; "
             f"{counts['stopped']} stopped"
         )

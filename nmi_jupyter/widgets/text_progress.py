@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from nmi_jupyter.engine.critic_search import CANDIDATES
 from nmi_jupyter.engine.events import EpochEnded, Event, RunEnded, RunStarted
 
 __all__ = ["TextProgress"]
@@ -21,6 +22,7 @@ class TextProgress:
         self.total_runs = total_runs
         self.interval = interval
         self.finished = 0
+        self.candidate = 0  # a rigorous critic search's k-th smaller critic: counts restart
         self._last = 0.0
         self._handle = None
 
@@ -44,7 +46,10 @@ class TextProgress:
                 )
             )
         elif isinstance(event, RunStarted):
-            if self.total_runs == 1:
+            if event.candidate > self.candidate:
+                self.candidate, self.finished = event.candidate, 0
+                self._show(f"{self._search()}0/{self.total_runs} runs finished", force=True)
+            elif self.total_runs == 1:
                 self._show(f"training on {event.n_train} samples (max {event.max_epochs} epochs)")
             elif self._handle is None:
                 self._show(f"0/{self.total_runs} runs finished", force=True)
@@ -55,7 +60,12 @@ class TextProgress:
         where = (
             f"gamma {event.gamma}, chunk {event.chunk}" if event.gamma else f"run {event.run_id}"
         )
-        return f"{self.finished}/{self.total_runs} runs finished - {where}: {what}"
+        return f"{self._search()}{self.finished}/{self.total_runs} runs finished - {where}: {what}"
+
+    def _search(self) -> str:
+        if not self.candidate:
+            return ""
+        return f"critic search, smaller critic {self.candidate} of {len(CANDIDATES)}: "
 
     def _show(self, message: str, force: bool = False) -> None:
         now = time.monotonic()

@@ -144,6 +144,9 @@ def test_rigorous_trains_each_candidate_and_keeps_one(forced, tmp_path):
     started = [e.run_id for e in events if isinstance(e, RunStarted)]
     per_analysis = sum(_SMALL["gammas"]) + 3  # and the shuffled-pairs controls
     assert len(started) == len(set(started)) == 3 * per_analysis
+    # the candidates' runs are tagged, so that panels start over for each
+    tags = [e.candidate for e in events if isinstance(e, RunStarted)]
+    assert tags == [0] * per_analysis + [1] * per_analysis + [2] * per_analysis
     assert "critic chosen from the data" in rr.summary()
     rr.save(tmp_path / "r.json")
     back = nmi.load(tmp_path / "r.json")

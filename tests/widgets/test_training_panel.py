@@ -352,3 +352,54 @@ def test_the_gamma_axis_shows_whole_gammas_up_to_the_largest_started():
         panel(event)
     assert list(panel.gamma_axis.tick_values) == [0, 1, 2, 3]
     assert panel.gamma_scale.max == 3.5
+
+
+# ----- a rigorous analysis's critic search trains the analysis again (issue 18) -----
+def test_a_critic_search_starts_the_panel_over_and_says_so():
+    from dataclasses import replace
+
+    panel = TrainingPanel("rigorous", total_runs=3, interval=0.0, controls=0)
+    for run_id in (0, 1, 2):
+        for event in _script(4, run_id=run_id, gamma=run_id + 1, chunk=0):
+            panel(event)
+    assert "3 of 3 runs done" in panel.status.value
+    assert "critic search" not in panel.status.value
+    # the first smaller critic: its runs carry candidate 1 and new run ids
+    events = list(_script(4, run_id=3, gamma=1, chunk=0))
+    panel(replace(events[0], candidate=1))
+    assert panel.buffer.candidate == 1 and list(panel.buffer.runs) == [3]
+    for event in events[1:]:
+        panel(event)
+    assert "critic search: smaller critic 1 of 2" in panel.status.value
+    assert "1 of 3 runs done" in panel.status.value
+
+
+def test_text_progress_counts_again_for_each_smaller_critic(monkeypatch):
+    from dataclasses import replace
+
+    import IPython.display
+
+    from nmi_jupyter.widgets.text_progress import TextProgress
+
+    class Handle:
+        def update(self, obj):
+            shown.append(str(obj.data))
+
+    shown = []
+
+    def display(obj, display_id=False):
+        shown.append(str(obj.data))
+        return Handle()
+
+    monkeypatch.setattr(IPython.display, "display", display)
+    progress = TextProgress(total_runs=2, interval=0.0)
+    for run_id in (0, 1):
+        for event in _script(2, run_id=run_id, gamma=run_id + 1, chunk=0):
+            progress(event)
+    assert shown[-1].startswith("2/2 runs finished")
+    events = list(_script(2, run_id=2, gamma=1, chunk=0))
+    progress(replace(events[0], candidate=2))
+    assert shown[-1] == "critic search, smaller critic 2 of 2: 0/2 runs finished"
+    for event in events[1:]:
+        progress(event)
+    assert shown[-1].startswith("critic search, smaller critic 2 of 2: 1/2 runs finished")
