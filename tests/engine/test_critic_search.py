@@ -195,3 +195,19 @@ def test_the_showcase_lands_near_the_truth():
         assert lo <= 3.0 <= hi, rr.summary()
         errors.append(abs(rr.mi - 3.0) / 3.0)
     assert sum(errors) / len(errors) < 0.08, errors
+
+
+def test_the_search_keeps_the_analysis_options(forced):
+    # repeats, a manual drop set, no controls, nats and an executor: every candidate's
+    # analysis is the same analysis with another critic.
+    from concurrent.futures import ThreadPoolExecutor
+
+    x, y = _data()
+    options = {**_SMALL, "repeats": 2, "exclude": [4], "control": False, "units": "nats"}
+    with ThreadPoolExecutor(2) as pool:
+        rr = nmi.rigorous(x, y, executor=pool, **options)
+    record = rr.settings["critic_choice"]
+    assert len(record["candidates"]) == 3
+    assert rr.units == "nats" and rr.repeats == 2 and rr.controls == ()
+    assert 4 not in rr.gammas_used and len(rr.runs) == 2 * sum(_SMALL["gammas"])
+    assert rr.settings["fit"]["exclude"] == [4]
