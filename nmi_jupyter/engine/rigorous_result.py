@@ -275,11 +275,16 @@ class RigorousResult(SavedResult):
             *([self.linear.describe(u)] if self.linear else []),
             f"runs: {len(self.runs)}{_partial_text(self.runs)} on N = {self.n_samples} samples, "
             f"{self.settings['estimator']} / {self.settings['critic']}, {self.elapsed:.1f} s",
-            *_search_lines(self.settings.get("critic_choice"), u),
+            *([self.critic_choice_text()] if self.critic_choice_text() else []),
         ]
         lines += [f"unreliable because {r}" for r in self.reasons]
         lines += [f"warning: {w}" for w in self.warnings]
         return "\n".join(lines)
+
+    def critic_choice_text(self) -> str:
+        """One line on the critic search when it ran (``settings["critic_choice"]``: few
+        samples per feature, the default critic memorised), else ""."""
+        return _search_line(self.settings.get("critic_choice"), self.units)
 
     def __str__(self) -> str:
         return self.summary()
@@ -379,20 +384,20 @@ def fit_runs(
     )
 
 
-def _search_lines(search: dict[str, Any] | None, units: str) -> list[str]:
+def _search_line(search: dict[str, Any] | None, units: str) -> str:
     """The critic search's line of the summary (see ``engine.critic_search``)."""
     if not search:
-        return []
+        return ""
     tried = [
         f"{_options_text(c['options'])}: {_number(c['mi'])} {units}, gap {_number(c['gap'])}"
         for c in search["candidates"]
     ]
     chosen = search["candidates"][search["chosen"]]
-    return [
+    return (
         f"critic chosen from the data ({_options_text(chosen['options'])}): "
         f"{search['reason']}; tried (corrected MI, training minus validation intercept) "
         + "; ".join(tried)
-    ]
+    )
 
 
 def _options_text(options: dict[str, Any]) -> str:

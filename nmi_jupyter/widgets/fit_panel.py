@@ -328,6 +328,12 @@ class FitPanel(widgets.VBox):
             f"{fit.mi_error_pred:.4f}) {badge}<br>"
             f"slope {fit.slope:.4g} {u}/gamma &middot; delta {fit.delta:.3f} &middot; "
             f"R&sup2; {fit.r2:.3f} &middot; {len(fit.gammas_used)} gammas used ({fit.mode}); "
-            f"dropped: {html.escape(dropped)}{bound}"
+            f"dropped: {html.escape(dropped)}{bound}{_choice_html(r)}"
             f"{flags_html(r.flags)}</div>"
         )
+
+
+def _choice_html(result) -> str:
+    """The critic search's line (rigorous mode chose the critic from the data), or ""."""
+    text = result.critic_choice_text()
+    return f"<br><span style='font-size:90%'>{html.escape(text)}</span>" if text else ""

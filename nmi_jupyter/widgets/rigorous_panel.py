@@ -211,6 +211,12 @@ class RigorousPanel(TrainingPanel):
 
     def _number_html(self, result, fit_below: bool, reason: str) -> str:
         ran = runs_text(len(result.runs), len(getattr(result, "controls", ())))
+        choice = result.settings.get("critic_choice")
+        if choice:
+            ran += (
+                f" for each of {len(choice['candidates'])} critics (critic search; the curves "
+                "are the last critic's)"
+            )
         if fit_below:
             return (
                 f"<b>{ran}</b> trained in {result.elapsed:.1f} s &middot; the fit panel below "

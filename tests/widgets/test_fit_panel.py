@@ -254,3 +254,30 @@ def test_view_code_lives_in_widgets_not_in_the_engine(result):
     assert ">reliable</span>" in result._repr_html_() or ">not reliable</span>" in (
         result._repr_html_()
     )
+
+
+def test_a_critic_chosen_from_the_data_is_said_in_the_readout(result):
+    # A result whose settings record a critic search (rigorous mode, few samples per
+    # feature): the readout names the kept critic and the candidates; others say nothing.
+    assert "critic chosen" not in FitPanel(result).readout.value
+    record = {
+        "reason": "few samples per feature",
+        "chosen": 1,
+        "candidates": [
+            {"options": {}, "mi": 3.44, "gap": 0.83, "reliable": True, "stop_reason": "completed"},
+            {
+                "options": {"n_layers": 1},
+                "mi": 3.27,
+                "gap": 0.70,
+                "reliable": True,
+                "stop_reason": "completed",
+            },
+        ],
+    }
+    searched = dataclasses.replace(result, settings={**result.settings, "critic_choice": record})
+    readout = FitPanel(searched).readout.value
+    assert "critic chosen from the data (n_layers=1)" in readout
+    assert "the default critic: 3.440" in readout and "gap 0.700" in readout
+    assert "critic chosen from the data" in searched.summary()
+    back = nmi.RigorousResult.from_dict(searched.to_dict())
+    assert back.critic_choice_text() == searched.critic_choice_text()

@@ -403,3 +403,20 @@ def test_text_progress_counts_again_for_each_smaller_critic(monkeypatch):
     for event in events[1:]:
         progress(event)
     assert shown[-1].startswith("critic search, smaller critic 2 of 2: 1/2 runs finished")
+
+
+def test_the_finished_panel_says_every_critic_of_a_search_trained():
+    import dataclasses
+
+    x, y = nmi.generators.correlated_gaussians(n=1000, dim=2, mi=1.0, seed=0)
+    result = nmi.rigorous(
+        x, y, gammas=(1, 2, 3), seed=0, epochs=2, batch_size=32, hidden_dim=8, device="cpu"
+    )
+    record = {"reason": "", "chosen": 0, "candidates": [{"options": {}, "mi": 1.0, "gap": 0.1}] * 3}
+    searched = dataclasses.replace(result, settings={**result.settings, "critic_choice": record})
+    panel = TrainingPanel("rigorous", total_runs=9, interval=0.0, controls=3)
+    panel.finish(searched, fit_below=True)
+    assert "for each of 3 critics (critic search" in panel.status.value
+    plain = TrainingPanel("rigorous", total_runs=9, interval=0.0, controls=3)
+    plain.finish(result, fit_below=True)
+    assert "critic search" not in plain.status.value
