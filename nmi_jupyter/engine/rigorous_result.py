@@ -389,7 +389,12 @@ def _search_line(search: dict[str, Any] | None, units: str) -> str:
     if not search:
         return ""
     tried = [
-        f"{_options_text(c['options'])}: {_number(c['mi'])} {units}, gap {_number(c['gap'])}"
+        f"{_options_text(c['options'])}: "
+        + (
+            f"{_number(c['mi'])} {units}, gap {_number(c['gap'])}"
+            if c.get("stop_reason", "completed") == "completed"
+            else f"{c['stop_reason']} before it finished"
+        )
         for c in search["candidates"]
     ]
     chosen = search["candidates"][search["chosen"]]

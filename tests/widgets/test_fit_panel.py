@@ -281,3 +281,10 @@ def test_a_critic_chosen_from_the_data_is_said_in_the_readout(result):
     assert "critic chosen from the data" in searched.summary()
     back = nmi.RigorousResult.from_dict(searched.to_dict())
     assert back.critic_choice_text() == searched.critic_choice_text()
+    # a candidate stopped by a cancel or Ctrl-C shows no number
+    stopped = {**record["candidates"][1], "chosen": 0, "stop_reason": "interrupted"}
+    record = {**record, "chosen": 0, "candidates": [record["candidates"][0], stopped]}
+    text = dataclasses.replace(
+        result, settings={**result.settings, "critic_choice": record}
+    ).critic_choice_text()
+    assert "n_layers=1: interrupted before it finished" in text and "3.270" not in text
