@@ -15,8 +15,8 @@ per input feature and the default critic's training-MI intercept lies more than
 :data:`GAP_FRACTION` of the corrected MI above its validation-MI intercept, the analysis
 is repeated with each of :data:`CANDIDATES` (same seeds, same chunks) and the result
 whose two extrapolations agree best (smallest absolute gap) is kept; its settings
-record every candidate tried.  Measured in ``docs/research/showcase.md``
-(``benchmarks/showcase.py --levers default,search``).  Elsewhere the default critic is
+record every candidate tried (``settings["critic_choice"]``).  Measured in ``docs/research/showcase.md``
+(``benchmarks/showcase.py --levers default,no-search``).  Elsewhere the default critic is
 kept untouched: on the accuracy suite the same choice made some results worse (for
 example a 20-d Gaussian with 5.8 bits, whose gap comes from the small validation sets'
 bias at high MI, not from memorising; ``latent 2 -> 100`` with N = 5000).
