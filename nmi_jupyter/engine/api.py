@@ -237,13 +237,9 @@ def rigorous(
             )
 
     result = analyse(config)
-    if (
-        checked["critic_search"]
-        and critic_search_module.searchable(config)
-        and critic_search_module.few_per_feature(
-            n, max(gamma_list), max(_features(xs), _features(ys)), config
-        )
-        and critic_search_module.memorises(result)
+    features = max(_features(xs), _features(ys))
+    if checked["critic_search"] and critic_search_module.applies(
+        result, config, n, max(gamma_list), features
     ):
         result = critic_search_module.search(result, config, analyse)
     _warn_failures(failures, n_runs, retries)

@@ -15,11 +15,12 @@ per input feature and the default critic's training-MI intercept lies more than
 :data:`GAP_FRACTION` of the corrected MI above its validation-MI intercept, the analysis
 is repeated with each of :data:`CANDIDATES` (same seeds, same chunks) and the result
 whose two extrapolations agree best (smallest absolute gap) is kept; its settings
-record every candidate tried (``settings["critic_choice"]``).  Measured in ``docs/research/showcase.md``
-(``benchmarks/showcase.py --levers default,no-search``).  Elsewhere the default critic is
-kept untouched: on the accuracy suite the same choice made some results worse (for
-example a 20-d Gaussian with 5.8 bits, whose gap comes from the small validation sets'
-bias at high MI, not from memorising; ``latent 2 -> 100`` with N = 5000).
+record every candidate tried (``settings["critic_choice"]``).  Measured in
+``docs/research/showcase.md`` (``benchmarks/showcase.py --levers default,no-search``).
+Elsewhere the default critic is kept untouched: on the accuracy suite the same choice
+made some results worse (for example a 20-d Gaussian with 5.8 bits, whose gap comes
+from the small validation sets' bias at high MI, not from memorising; ``latent 2 ->
+100`` with N = 5000).
 
 Pure decisions here; :func:`nmi_jupyter.engine.api.rigorous` trains the candidates.
 """
@@ -48,6 +49,7 @@ __all__ = [
     "searchable",
     "few_per_feature",
     "memorises",
+    "applies",
     "gap_of",
     "choose",
     "search_record",
@@ -112,6 +114,17 @@ def memorises(result: RigorousResult) -> bool:
         result.stop_reason == "completed"
         and math.isfinite(gap)
         and gap > GAP_FRACTION * abs(result.mi)
+    )
+
+
+def applies(
+    result: RigorousResult, config: EstimateConfig, n: int, max_gamma: int, features: int
+) -> bool:
+    """Whether to search after the default critic's ``result``: a default-size critic
+    (:func:`searchable`), few samples per feature (:func:`few_per_feature`) and evidence of
+    memorising (:func:`memorises`)."""
+    return (
+        searchable(config) and few_per_feature(n, max_gamma, features, config) and memorises(result)
     )
 
 

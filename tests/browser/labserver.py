@@ -104,3 +104,30 @@ def running_lab(root: Path, env: dict[str, str] | None = None) -> Iterator[dict]
 def launch_chromium(playwright):
     """Debian's Chromium through Playwright (never a downloaded browser build)."""
     return playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+
+
+def write_notebook(path: Path, cells: list[str]) -> Path:
+    """A notebook of code ``cells`` with the python3 kernel, written to ``path``."""
+    import nbformat
+
+    book = nbformat.v4.new_notebook()
+    book.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    book.cells = [nbformat.v4.new_code_cell(source) for source in cells]
+    nbformat.write(book, path)
+    return path
+
+
+def open_and_run_all(page, lab: dict, workspace: str, notebook: str) -> None:
+    """Open ``notebook`` in a fresh JupyterLab workspace of its own (so no other test's tab
+    is restored beside it), wait for its kernel and click Run > Run All Cells."""
+    page.goto(
+        f"{lab['base']}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={lab['token']}"
+    )
+    page.wait_for_selector(".jp-Notebook", timeout=120_000)
+    page.wait_for_selector("text=| Idle", timeout=120_000)  # the kernel is connected
+    page.get_by_role("menuitem", name="Run", exact=True).click()
+    page.get_by_text("Run All Cells", exact=True).click()

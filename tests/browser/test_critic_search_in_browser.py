@@ -7,8 +7,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import nbformat
 import pytest
+from labserver import open_and_run_all, write_notebook
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("NMI_SCREENSHOTS", "browser-screenshots"))
@@ -24,23 +24,12 @@ CELLS = [
 
 
 def test_the_live_panel_follows_the_critic_search(lab, browser):
-    book = nbformat.v4.new_notebook()
-    book.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    book.cells = [nbformat.v4.new_code_cell(source) for source in CELLS]
-    nbformat.write(book, lab["root"] / "search.ipynb")
+    write_notebook(lab["root"] / "search.ipynb", CELLS)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1300, "height": 1500})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(f"{lab['base']}/lab/workspaces/search/tree/search.ipynb?reset&token={lab['token']}")
-    page.wait_for_selector(".jp-Notebook", timeout=120_000)
-    page.wait_for_selector("text=| Idle", timeout=120_000)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_text("Run All Cells", exact=True).click()
+    open_and_run_all(page, lab, "search", "search.ipynb")
     # while the first smaller critic trains, the panel has started over and says why
     page.wait_for_selector("text=critic search: smaller critic 1 of 2", timeout=300_000)
     page.screenshot(path=str(SHOTS / "05_critic_search_running.png"), full_page=True)

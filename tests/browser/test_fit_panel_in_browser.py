@@ -10,6 +10,7 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+from labserver import open_and_run_all, write_notebook
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("NMI_SCREENSHOTS", "browser-screenshots"))
@@ -66,11 +67,7 @@ def test_fit_panel_drag_and_click_change_the_kernel_result(lab, browser):
     # Each test in a workspace of its own (and reset): JupyterLab would otherwise
     # restore the other test's notebook beside this one, and "Run All Cells" could
     # act on that tab.
-    page.goto(f"{lab['base']}/lab/workspaces/fit/tree/fit.ipynb?reset&token={lab['token']}")
-    page.wait_for_selector(".jp-Notebook", timeout=120_000)
-    page.wait_for_selector("text=| Idle", timeout=120_000)  # the kernel is connected
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_text("Run All Cells", exact=True).click()
+    open_and_run_all(page, lab, "fit", "fit.ipynb")
     page.wait_for_selector(
         ".widget-html-content:has-text('Drag the orange handle')", timeout=300_000
     )
@@ -130,29 +127,13 @@ def test_one_line_rigorous_cell_shows_one_truth_and_saves_the_dragged_fit(lab, b
     import subprocess
     import sys
 
-    import nbformat
-
-    book = nbformat.v4.new_notebook()
-    book.metadata["kernelspec"] = {
-        "name": "python3",
-        "display_name": "Python 3",
-        "language": "python",
-    }
-    book.cells = [nbformat.v4.new_code_cell(source) for source in ONE_LINE]
-    path = lab["root"] / "one_line.ipynb"
-    nbformat.write(book, path)
+    path = write_notebook(lab["root"] / "one_line.ipynb", ONE_LINE)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1300, "height": 1400})
     errors: list[str] = []
     page.on("console", lambda m: errors.append(m.text) if m.type == "error" else None)
     page.on("pageerror", lambda e: errors.append(str(e)))
-    page.goto(
-        f"{lab['base']}/lab/workspaces/one-line/tree/one_line.ipynb?reset&token={lab['token']}"
-    )
-    page.wait_for_selector(".jp-Notebook", timeout=120_000)
-    page.wait_for_selector("text=| Idle", timeout=120_000)
-    page.get_by_role("menuitem", name="Run", exact=True).click()
-    page.get_by_text("Run All Cells", exact=True).click()
+    open_and_run_all(page, lab, "one-line", "one_line.ipynb")
     page.wait_for_selector(
         ".widget-html-content:has-text('Drag the orange handle')", timeout=300_000
     )
