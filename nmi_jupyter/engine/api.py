@@ -5,7 +5,6 @@ from __future__ import annotations
 import time
 import warnings
 from collections.abc import Iterable
-from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -23,7 +22,7 @@ from nmi_jupyter.engine.config import (
 from nmi_jupyter.engine.data import check_pair
 from nmi_jupyter.engine.distribute import DEFAULT_RETRIES, check_executor, describe, train
 from nmi_jupyter.engine.errors import NeuralMIWarning, OptionError
-from nmi_jupyter.engine.events import CancelToken, Event, Observer, RunStarted
+from nmi_jupyter.engine.events import CancelToken, Observer, tagged
 from nmi_jupyter.engine.extrapolate import (
     DEFAULT_CONFIDENCE_LEVEL,
     DEFAULT_DELTA_THRESHOLD,
@@ -207,7 +206,7 @@ def rigorous(
             executor=executor,
             batched=batched,
             retries=retries,
-            observer=_tagged(observer, k),
+            observer=tagged(observer, k),
             cancel=cancel,
         )
         settings = {
@@ -244,17 +243,6 @@ def rigorous(
         result = critic_search_module.search(result, config, analyse)
     _warn_failures(failures, n_runs, retries)
     return result
-
-
-def _tagged(observer: Observer | None, candidate: int) -> Observer | None:
-    """``observer`` with every RunStarted of a critic search's k-th candidate tagged k."""
-    if observer is None or candidate == 0:
-        return observer
-
-    def tag(event: Event) -> None:
-        observer(replace(event, candidate=candidate) if isinstance(event, RunStarted) else event)
-
-    return tag
 
 
 def _warn_failures(failures: dict[int, str], n_runs: int, retries: int) -> None:

@@ -28,9 +28,9 @@ Pure decisions here; :func:`nmi_jupyter.engine.api.rigorous` trains the candidat
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypeVar
 
 from nmi_jupyter.engine.config import EstimateConfig
 from nmi_jupyter.engine.options import (
@@ -41,6 +41,10 @@ from nmi_jupyter.engine.options import (
 )
 from nmi_jupyter.engine.plan import chunk_sizes
 from nmi_jupyter.engine.rigorous_result import RigorousResult
+from nmi_jupyter.engine.sweep_result import SweepPoint
+
+T = TypeVar("T")
+S = TypeVar("S")
 
 __all__ = [
     "CANDIDATES",
@@ -53,7 +57,10 @@ __all__ = [
     "gap_of",
     "choose",
     "search_record",
+    "candidates",
+    "strongest",
     "search",
+    "search_scan",
 ]
 
 # Smaller critics tried after the default one (options on top of the analysis' own):
@@ -128,11 +135,13 @@ def applies(
     )
 
 
-def choose(results: Sequence[RigorousResult]) -> int:
+def choose(results: Sequence[RigorousResult | None]) -> int:
     """The index of the complete result with the smallest absolute gap (the first, the
-    default critic's, on ties and when no other is comparable)."""
-    best, best_gap = 0, abs(gap_of(results[0]))
+    default critic's, on ties and when no other is comparable; None entries are skipped)."""
+    best, best_gap = 0, abs(gap_of(results[0])) if results[0] is not None else math.inf
     for k, result in enumerate(results[1:], start=1):
+        if result is None:
+            continue
         gap = abs(gap_of(result))
         if result.stop_reason == "completed" and math.isfinite(gap) and gap < best_gap:
             best, best_gap = k, gap
@@ -140,27 +149,58 @@ def choose(results: Sequence[RigorousResult]) -> int:
 
 
 def search_record(
-    results: Sequence[RigorousResult], options: Sequence[dict[str, Any]], chosen: int
+    results: Sequence[RigorousResult | None],
+    options: Sequence[dict[str, Any]],
+    chosen: int,
+    *,
+    where: str = "",
+    stop_reasons: Sequence[str] | None = None,
 ) -> dict[str, Any]:
-    """What the settings of the kept result say about the search (plain JSON)."""
+    """What the settings of the kept result say about the search (plain JSON).  For a
+    scan (``where``: "at the strongest lag"), ``results`` are each scan's strongest
+    point and ``stop_reasons`` the scans' own."""
+    stop_reasons = stop_reasons or [r.stop_reason if r else "completed" for r in results]
+    at = f" {where}" if where else ""
     return {
         "reason": (
             f"fewer than {FEW_PER_FEATURE:g} training samples per input feature in the "
-            f"smallest chunks, and the default critic's training-MI extrapolation lay more "
-            f"than {100 * GAP_FRACTION:g} % above its validation-MI one"
+            f"smallest chunks, and the default critic's training-MI extrapolation{at} lay "
+            f"more than {100 * GAP_FRACTION:g} % above its validation-MI one"
         ),
         "chosen": chosen,
         "candidates": [
             {
                 "options": dict(opts),
-                "mi": _plain(result.mi),
-                "gap": _plain(gap_of(result)),
-                "reliable": bool(result.is_reliable),
-                "stop_reason": result.stop_reason,
+                "mi": _plain(result.mi) if result else None,
+                "gap": _plain(gap_of(result)) if result else None,
+                "reliable": bool(result.is_reliable) if result else False,
+                "stop_reason": stop,
             }
-            for opts, result in zip(options, results, strict=True)
+            for opts, result, stop in zip(options, results, stop_reasons, strict=True)
         ],
     }
+
+
+def candidates(
+    analyse: Callable[[EstimateConfig, int], T],
+    config: EstimateConfig,
+    stopped: Callable[[T], bool],
+) -> Iterator[tuple[dict[str, Any], T]]:
+    """Each of :data:`CANDIDATES` (its options and ``analyse(config with them, k)``, k = 1,
+    2, ...), until one is ``stopped`` (a cancel or an interrupt ends the search)."""
+    for k, candidate in enumerate(CANDIDATES, start=1):
+        result = analyse(replace(config, **candidate), k)
+        yield candidate, result
+        if stopped(result):
+            return
+
+
+def strongest(points: Sequence[SweepPoint]) -> RigorousResult | None:
+    """The rigorous result of the scan point with the largest finite MI (None: none)."""
+    results = [
+        p.rigorous for p in points if p.rigorous is not None and math.isfinite(p.rigorous.mi)
+    ]
+    return max(results, key=lambda r: r.mi) if results else None
 
 
 def search(
@@ -172,17 +212,40 @@ def search(
     best.  ``analyse(config, k)`` runs the k-th candidate's analysis (k = 1, 2, ...); a
     candidate stopped by a cancel or an interrupt ends the search with what is done."""
     results, options = [first], [{}]
-    for k, candidate in enumerate(CANDIDATES, start=1):
-        result = analyse(replace(config, **candidate), k)
+    for candidate, result in candidates(analyse, config, lambda r: r.stop_reason != "completed"):
         results.append(result)
         options.append(candidate)
-        if result.stop_reason != "completed":
-            break
     chosen = choose(results)
     kept = results[chosen]
     settings = {**kept.settings, "critic_choice": search_record(results, options, chosen)}
     elapsed = sum(result.elapsed for result in results)
     return replace(kept, settings=settings, elapsed=elapsed)
+
+
+def search_scan(
+    first: S,
+    config: EstimateConfig,
+    analyse: Callable[[EstimateConfig, int], S],
+    where: str = "at the strongest point",
+) -> tuple[S, dict[str, Any], list[S]]:
+    """A scan's search (a rigorous lag scan: ``S`` has ``points`` and ``stop_reason``):
+    the whole scan is trained again with each candidate, and the one whose strongest
+    point's extrapolations agree best is kept, for every point alike (a curve across
+    points from one critic).  Returns the kept scan, the search record and every scan."""
+    scans, options = [first], [{}]
+    for candidate, scan in candidates(analyse, config, lambda s: s.stop_reason != "completed"):
+        scans.append(scan)
+        options.append(candidate)
+    peaks = [strongest(s.points) if s.stop_reason == "completed" else None for s in scans]
+    chosen = choose(peaks)
+    record = search_record(
+        peaks,
+        options,
+        chosen,
+        where=where,
+        stop_reasons=[s.stop_reason for s in scans],
+    )
+    return scans[chosen], record, scans
 
 
 def _plain(value: float) -> float | None:

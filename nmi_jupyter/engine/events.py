@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 __all__ = [
+    "tagged",
     "RunStarted",
     "EpochEnded",
     "RunEnded",
@@ -119,3 +120,15 @@ def event_from_dict(data: dict) -> Event:
     if "val_smoothed" in fields:
         fields["val_smoothed"] = tuple(fields["val_smoothed"])
     return kind(**fields)
+
+
+def tagged(observer: Observer | None, candidate: int) -> Observer | None:
+    """``observer`` with every :class:`RunStarted` of a critic search's k-th candidate
+    (k > 0) tagged ``candidate=k``; ``observer`` itself for k = 0 or None."""
+    if observer is None or candidate == 0:
+        return observer
+
+    def tag(event: Event) -> None:
+        observer(replace(event, candidate=candidate) if isinstance(event, RunStarted) else event)
+
+    return tag

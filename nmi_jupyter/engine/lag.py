@@ -15,12 +15,13 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
 from nmi_jupyter import __version__
+from nmi_jupyter.engine import critic_search
 from nmi_jupyter.engine.config import (
     EstimateConfig,
     check_call,
@@ -32,7 +33,7 @@ from nmi_jupyter.engine.config import (
 from nmi_jupyter.engine.data import check_pair
 from nmi_jupyter.engine.distribute import check_executor
 from nmi_jupyter.engine.errors import InsufficientDataError, InvalidDataError, OptionError
-from nmi_jupyter.engine.events import CancelToken, Observer
+from nmi_jupyter.engine.events import CancelToken, Observer, tagged
 from nmi_jupyter.engine.interrupts import deferred_interrupts
 from nmi_jupyter.engine.lag_result import LagResult
 from nmi_jupyter.engine.memory import check_score_memory
@@ -48,6 +49,7 @@ from nmi_jupyter.engine.plan import (
     View,
     check_chunk_size,
     chunk_trains,
+    renumbered,
     repeats_plan,
     rigorous_plan,
 )
@@ -145,6 +147,20 @@ def lag_plan(
         for k, spec in enumerate(inner.runs)
     ]
     return Plan(tuple(runs), config), len(inner.runs)
+
+
+@dataclass(frozen=True)
+class _Scan:
+    """One critic's lag scan: its settings, points, training and where it trained."""
+
+    config: EstimateConfig
+    points: list[SweepPoint]
+    trained: Trained
+    where: dict[str, Any]
+
+    @property
+    def stop_reason(self) -> str:
+        return self.trained.stop_reason
 
 
 def reduce_lag(
@@ -246,29 +262,51 @@ def lag(
     if gammas:
         check_chunk_size(valid, largest, base)
     check_score_memory(base)
-    plan, per_lag = lag_plan(
-        n, lags, base, repeats, gammas=gammas, control=checked.get("control", True)
-    )
     start = time.perf_counter()
-    trained, where = train_checked(plan, xs, ys, checked, observer, cancel)
 
-    def lag_point(part: Plan, done: Trained, values: dict) -> SweepPoint:
-        return rigorous_point(part, done, values, valid, gammas, repeats, checked)
+    def scan(config: EstimateConfig, k: int = 0) -> _Scan:
+        """Every lag trained with ``config``'s critic and reduced (candidate k of a
+        critic search numbers its runs after the scans before it)."""
+        plan, per_lag = lag_plan(
+            n, lags, config, repeats, gammas=gammas, control=checked.get("control", True)
+        )
+        plan = renumbered(plan, k * len(plan.runs))
+        trained, where = train_checked(plan, xs, ys, checked, tagged(observer, k), cancel)
 
-    with deferred_interrupts():
-        points = reduce_lag(plan, trained, lags, per_lag, lag_point if gammas else None)
-    settings = {**base.to_dict(), **where}
+        def lag_point(part: Plan, done: Trained, values: dict) -> SweepPoint:
+            return rigorous_point(part, done, values, valid, gammas, repeats, checked)
+
+        with deferred_interrupts():
+            points = reduce_lag(plan, trained, lags, per_lag, lag_point if gammas else None)
+        return _Scan(config, points, trained, where)
+
+    done = scan(base)
+    record = None
+    features = max(int(np.prod(xs.shape[1:])), int(np.prod(ys.shape[1:])))
+    peak = critic_search.strongest(done.points) if gammas else None
+    if (
+        peak is not None
+        and checked.get("critic_search", True)
+        and done.stop_reason == "completed"
+        and critic_search.applies(peak, base, valid, largest, features)
+    ):
+        done, record, _ = critic_search.search_scan(done, base, scan, "at the strongest lag")
+    settings = {**done.config.to_dict(), **done.where}
+    if gammas:
+        settings["critic_search"] = checked.get("critic_search", True)
+    if record is not None:
+        settings["critic_choice"] = record
     sweep = SweepResult(
         grid={"lag": lags},
-        points=tuple(points),
+        points=tuple(done.points),
         units=base.units,
         rigorous=rigorous,
         repeats=repeats,
         settings=settings,
         n_samples=valid,
-        stop_reason=trained.stop_reason,
+        stop_reason=done.stop_reason,
         elapsed=time.perf_counter() - start,
-        device=trained.device,
+        device=done.trained.device,
         version=__version__,
     )
     return LagResult(sweep=sweep, n_series=n)

@@ -16,6 +16,7 @@ from typing import Any
 import numpy as np
 
 from nmi_jupyter.engine.results import SavedResult, float_out, saved_fields
+from nmi_jupyter.engine.rigorous_result import critic_choice_line
 from nmi_jupyter.engine.sweep_result import SweepResult
 from nmi_jupyter.engine.verdict import LAG_PEAK_Z, Flag, lag_flags, most_serious_first
 
@@ -206,8 +207,15 @@ class LagResult(SavedResult):
             lines.append(
                 f"  lag {point.values['lag']:>4}: {point.mi:.3f}{error} {self.units}{verdict}"
             )
+        if self.critic_choice_text():
+            lines.append(self.critic_choice_text())
         lines += self.verdict_lines()
         return "\n".join(lines)
+
+    def critic_choice_text(self) -> str:
+        """One line on the critic search when it ran (a rigorous scan with few samples per
+        feature whose default critic memorised at the strongest lag), else ""."""
+        return critic_choice_line(self.settings.get("critic_choice"), self.units)
 
     def __repr__(self) -> str:
         return (

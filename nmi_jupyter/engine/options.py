@@ -486,9 +486,10 @@ _TABLE = (
         True,
         "with few samples per input feature, if the default critic memorises (its training- "
         "and validation-MI extrapolations disagree), also try two smaller critics and keep "
-        "the one whose extrapolations agree best (up to 3x the training there)",
+        "the one whose extrapolations agree best (up to 3x the training there; a rigorous "
+        "lag scan chooses one critic for every lag, by its strongest lag)",
         scope=ANALYSIS,
-        analyses=("rigorous",),
+        analyses=("rigorous", "lag"),
     ),
     OptionSpec(
         "executor",

@@ -29,7 +29,7 @@ from nmi_jupyter.engine.verdict import (
     rigorous_flags,
 )
 
-__all__ = ["RunRecord", "RigorousResult", "fit_runs"]
+__all__ = ["RunRecord", "RigorousResult", "fit_runs", "critic_choice_line"]
 
 _UNSET: Any = object()
 
@@ -284,7 +284,7 @@ class RigorousResult(SavedResult):
     def critic_choice_text(self) -> str:
         """One line on the critic search when it ran (``settings["critic_choice"]``: few
         samples per feature, the default critic memorised), else ""."""
-        return _search_line(self.settings.get("critic_choice"), self.units)
+        return critic_choice_line(self.settings.get("critic_choice"), self.units)
 
     def __str__(self) -> str:
         return self.summary()
@@ -384,8 +384,9 @@ def fit_runs(
     )
 
 
-def _search_line(search: dict[str, Any] | None, units: str) -> str:
-    """The critic search's line of the summary (see ``engine.critic_search``)."""
+def critic_choice_line(search: dict[str, Any] | None, units: str) -> str:
+    """The critic search's line of a summary (see ``engine.critic_search``; ``search``:
+    the record saved in ``settings["critic_choice"]``), "" when no search ran."""
     if not search:
         return ""
     tried = [

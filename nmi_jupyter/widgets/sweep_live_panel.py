@@ -23,6 +23,7 @@ import bqplot as bq
 import ipywidgets as widgets
 import numpy as np
 
+from nmi_jupyter.engine.critic_search import CANDIDATES
 from nmi_jupyter.engine.extrapolate import fit_gamma_line
 from nmi_jupyter.widgets.buffers import RunTrace
 from nmi_jupyter.widgets.colours import GAMMA_COLOURS, MUTED
@@ -134,6 +135,7 @@ class SweepLivePanel(TrainingPanel):
         self.dimensionality = dimensionality
         self.point_of = PointMap(runs_per_point, controls_per_point)
         self._placed: set[int] = set()
+        self._candidate = 0  # a rigorous lag scan's critic search: the scan starts over
         total = len(self.points) * (runs_per_point + controls_per_point)
         super().__init__(
             None, total_runs=total, controls=len(self.points) * controls_per_point, **options
@@ -230,7 +232,16 @@ class SweepLivePanel(TrainingPanel):
 
     # ----- events -----
     def _place_runs(self) -> None:
-        """Attach the runs seen since the last redraw to their grid points."""
+        """Attach the runs seen since the last redraw to their grid points.  When a
+        critic search starts a smaller critic (the buffer let the runs before go), the
+        points start over, their run ids counted from that critic's first."""
+        if self.buffer.candidate != self._candidate and self.buffer.runs:
+            self._candidate = self.buffer.candidate
+            for point in self.points:
+                point.runs = []
+            self._placed = set()
+            self.point_of = PointMap(self.runs_per_point, self.controls_per_point)
+            self.point_of.starts = [min(self.buffer.runs)]
         for run_id in sorted(set(self.buffer.runs) - self._placed):
             trace = self.buffer.runs[run_id]
             k = self.point_of(run_id, trace.control)
@@ -323,8 +334,14 @@ class SweepLivePanel(TrainingPanel):
         runs = self.buffer.by_status()
         what = self._points_word()
         waiting = max(self.total_runs - len(self.buffer.runs), 0)
+        search = (
+            f"critic search: smaller critic {self.buffer.candidate} of {len(CANDIDATES)} (the "
+            "default one memorised the few samples per feature at the strongest lag) &middot; "
+            if self.buffer.candidate
+            else ""
+        )
         return (
-            f"<b>{states.count('done')} of {len(self.points)} {what} done</b> &middot; "
+            f"{search}<b>{states.count('done')} of {len(self.points)} {what} done</b> &middot; "
             f"runs: {runs['done']} done, {runs['running']} training, {waiting} waiting"
             + (f", {runs['stopped']} stopped" if runs["stopped"] else "")
         )
@@ -374,8 +391,17 @@ class SweepLivePanel(TrainingPanel):
             )
         said = f"<b>{html.escape(sweep.stop_reason)}</b> &middot; " if sweep.stopped else ""
         kept = " (the finished points are kept)" if sweep.stopped else ""
+        choice = sweep.settings.get("critic_choice")
+        if choice:
+            tried = len(choice["candidates"])
+            runs = (
+                f"{runs} runs for each of {tried} critics (critic search; the curves are "
+                "the last critic's)"
+            )
+        else:
+            runs = f"{runs} runs"
         return (
-            f"{said}<b>{done}</b>{kept}, {runs} runs, trained in {sweep.elapsed:.1f} s "
+            f"{said}<b>{done}</b>{kept}, {runs}, trained in {sweep.elapsed:.1f} s "
             "&middot; the panel below shows the MI, its errors and the verdict"
         )
 

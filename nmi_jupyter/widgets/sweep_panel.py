@@ -4,6 +4,7 @@ show no widgets (as the fit panel keeps one)."""
 
 from __future__ import annotations
 
+import html
 from typing import Any
 
 import bqplot as bq
@@ -57,7 +58,9 @@ class SweepPanel(widgets.VBox):
             )
         else:
             head = f"sweep of {', '.join(r.keys)}: {len(r.points)} of {r.planned} points"
-        return f"{head} {verdict_badge(r.is_reliable)}{flags_html(r.flags)}"
+        choice = r.critic_choice_text() if self.lag else ""
+        choice = f"<br><span style='font-size:90%'>{html.escape(choice)}</span>" if choice else ""
+        return f"{head} {verdict_badge(r.is_reliable)}{choice}{flags_html(r.flags)}"
 
     def _figure(self) -> bq.Figure:
         s = self.sweep

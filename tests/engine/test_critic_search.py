@@ -213,3 +213,70 @@ def test_the_search_keeps_the_analysis_options(forced):
     assert rr.units == "nats" and rr.repeats == 2 and rr.controls == ()
     assert 4 not in rr.gammas_used and len(rr.runs) == 2 * sum(_SMALL["gammas"])
     assert rr.settings["fit"]["exclude"] == [4]
+
+
+# ----- a rigorous lag scan: one critic for every lag, chosen at the strongest lag -----
+
+
+def test_none_entries_are_skipped_and_the_strongest_point_is_the_largest_finite_mi():
+    assert critic_search.choose([_Result(3.5, 2.3), None, _Result(3.2, 2.5)]) == 2
+    assert critic_search.choose([None, _Result(3.2, 2.5)]) == 1
+    points = [
+        SimpleNamespace(rigorous=_Result(0.1, 0.1)),
+        SimpleNamespace(rigorous=_Result(math.nan, 0.0)),
+        SimpleNamespace(rigorous=_Result(2.0, 1.5)),
+        SimpleNamespace(rigorous=None),
+    ]
+    assert critic_search.strongest(points).mi == 2.0
+    assert critic_search.strongest([SimpleNamespace(rigorous=None)]) is None
+
+
+_LAG = {"lags": [-1, 0, 1], "rigorous": True, **_SMALL}
+
+
+def test_a_lag_scan_trains_each_candidate_and_keeps_one_critic_for_every_lag(forced, tmp_path):
+    x, y = _data()
+    events = []
+    lr = nmi.lag(x, y, observer=events.append, **_LAG)
+    record = lr.settings["critic_choice"]
+    assert lr.settings["critic_search"] is True
+    assert len(record["candidates"]) == 1 + len(critic_search.CANDIDATES)
+    assert "at the strongest lag" in record["reason"]
+    gaps = [abs(c["gap"]) for c in record["candidates"]]
+    chosen = record["candidates"][record["chosen"]]
+    assert abs(chosen["gap"]) == min(gaps)
+    # the kept scan's strongest lag is the one the record describes, and every lag
+    # (and the scan's settings) has the chosen critic
+    assert max(p.mi for p in lr.sweep.points) == pytest.approx(chosen["mi"])
+    settings = {**EstimateConfig().to_dict(), **chosen["options"]}
+    for point in lr.sweep.points:
+        for name in ("n_layers", "embedding_dim", "weight_decay"):
+            assert point.settings[name] == settings[name]
+    for name in ("n_layers", "embedding_dim", "weight_decay"):
+        assert lr.settings[name] == settings[name]
+    started = [e for e in events if isinstance(e, RunStarted)]
+    per_scan = len(_LAG["lags"]) * (sum(_SMALL["gammas"]) + 3)
+    assert len(started) == len({e.run_id for e in started}) == 3 * per_scan
+    assert [e.candidate for e in started] == [0] * per_scan + [1] * per_scan + [2] * per_scan
+    assert "critic chosen from the data" in lr.summary()
+    lr.save(tmp_path / "lag.json")
+    assert nmi.load(tmp_path / "lag.json").settings["critic_choice"] == record
+
+
+def test_a_lag_scan_switched_off_estimated_or_out_of_the_regime_trains_once(forced, monkeypatch):
+    x, y = _data()
+    for options in ({"critic_search": False}, {"n_layers": 1}):
+        events = []
+        lr = nmi.lag(x, y, observer=events.append, **_LAG, **options)
+        assert "critic_choice" not in lr.settings, options
+        assert len([e for e in events if isinstance(e, RunStarted)]) == 3 * (
+            sum(_SMALL["gammas"]) + 3
+        )
+    # estimates per lag (not rigorous): no search, and asking for one is a sentence
+    plain = {k: v for k, v in _LAG.items() if k not in ("rigorous", "gammas")}
+    assert "critic_choice" not in nmi.lag(x, y, **plain).settings
+    with pytest.raises(nmi.NeuralMIError, match="critic_search"):
+        nmi.lag(x, y, critic_search=True, **plain)
+    # out of the regime (every critic still counts as memorising): the default critic
+    monkeypatch.setattr(critic_search, "FEW_PER_FEATURE", 3.0)
+    assert "critic_choice" not in nmi.lag(x, y, **_LAG).settings

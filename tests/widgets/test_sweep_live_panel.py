@@ -277,3 +277,45 @@ def test_the_results_panel_sends_no_nan_for_a_point_without_a_number(data):
     for mark in panel.figure.marks:
         for name in ("x", "y"):
             assert np.isfinite(np.asarray(getattr(mark, name), dtype=float)).all()
+
+
+def test_a_lag_scans_critic_search_starts_the_panel_over_for_each_smaller_critic():
+    # A rigorous lag scan whose default critic memorised at its strongest lag trains the
+    # scan again with each smaller critic; their runs carry candidate k and ids numbered
+    # after the scans before.  The points start over and the status says so.
+    from dataclasses import replace
+
+    panel = SweepLivePanel(grid_points({"lag": [-1, 0]}), 2, rigorous=True, interval=0.0)
+    _feed(panel, _run(0, 1.0), _run(1, 1.2, gamma=2), _run(2, 2.0), _run(3, 2.4, gamma=2))
+    panel.redraw()
+    assert [len(p.runs) for p in panel.points] == [2, 2]
+    assert "critic search" not in panel.status.value
+
+    def tagged(run):
+        for event in run:
+            yield replace(event, candidate=1) if isinstance(event, RunStarted) else event
+
+    _feed(panel, tagged(_run(4, 0.5)))
+    panel.redraw()
+    assert [len(p.runs) for p in panel.points] == [1, 0]
+    assert "critic search: smaller critic 1 of 2" in panel.status.value
+    _feed(panel, tagged(_run(5, 0.7, gamma=2)), tagged(_run(6, 1.5)))
+    panel.redraw()
+    assert [len(p.runs) for p in panel.points] == [2, 1]
+
+
+def test_a_finished_lag_scan_with_a_critic_search_says_every_critic_trained(monkeypatch, data):
+    import nmi_jupyter.engine.critic_search as critic_search
+    from nmi_jupyter.widgets.sweep_panel import sweep_panel
+
+    monkeypatch.setattr(critic_search, "FEW_PER_FEATURE", 1e9)
+    monkeypatch.setattr(critic_search, "GAP_FRACTION", -math.inf)
+    x, y = data
+    # the default critic's size (a critic set by hand, as TINY's hidden_dim, is kept)
+    options = {"epochs": 2, "batch_size": 64, "seed": 0, "gammas": [1, 2, 3, 4], "control": False}
+    panel = SweepLivePanel(grid_points({"lag": [0, 1]}), 10, rigorous=True, interval=0.0)
+    result = nmi.lag(x, y, lags=[0, 1], rigorous=True, observer=panel, **options)
+    panel.finish(result)
+    assert "for each of 3 critics" in panel.status.value
+    assert [len(p.runs) for p in panel.points] == [10, 10]
+    assert "critic chosen from the data" in sweep_panel(result).readout.value
