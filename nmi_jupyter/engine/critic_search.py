@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from typing import Any, TypeVar
 
 from nmi_jupyter.engine.config import EstimateConfig
@@ -44,7 +44,6 @@ from nmi_jupyter.engine.rigorous_result import RigorousResult
 from nmi_jupyter.engine.sweep_result import SweepPoint
 
 T = TypeVar("T")
-S = TypeVar("S")
 
 __all__ = [
     "CANDIDATES",
@@ -60,6 +59,7 @@ __all__ = [
     "candidates",
     "strongest",
     "search",
+    "Scan",
     "search_scan",
 ]
 
@@ -222,30 +222,58 @@ def search(
     return replace(kept, settings=settings, elapsed=elapsed)
 
 
+@dataclass(frozen=True)
+class Scan:
+    """One critic's training of an analysis of several rigorous points (the lags of a
+    lag scan, the terms of a conditional MI or a transfer entropy): its settings, the
+    points, the training (``stop_reason``) and where it trained."""
+
+    config: EstimateConfig
+    points: list[SweepPoint]
+    trained: Any
+    where: dict[str, Any]
+
+    @property
+    def stop_reason(self) -> str:
+        return self.trained.stop_reason
+
+
 def search_scan(
-    first: S,
-    config: EstimateConfig,
-    analyse: Callable[[EstimateConfig, int], S],
-    where: str = "at the strongest point",
-) -> tuple[S, dict[str, Any], list[S]]:
-    """A scan's search (a rigorous lag scan: ``S`` has ``points`` and ``stop_reason``):
-    the whole scan is trained again with each candidate, and the one whose strongest
-    point's extrapolations agree best is kept, for every point alike (a curve across
-    points from one critic).  Returns the kept scan, the search record and every scan."""
+    first: Scan,
+    analyse: Callable[[EstimateConfig, int], Scan],
+    *,
+    enabled: bool,
+    n: int,
+    max_gamma: int,
+    features: int,
+    where: str,
+) -> tuple[Scan, dict[str, Any] | None]:
+    """The critic search of an analysis of several points: where :func:`applies` to the
+    default critic's strongest point (``n`` samples, ``features`` on the wider side), the
+    whole analysis is trained again with each candidate (``analyse(config, k)``) and the
+    one whose strongest point's extrapolations agree best is kept, for every point alike
+    (its points compare, one critic made them).  Returns the kept training and the
+    search record (None: no search; ``where`` names the point, "at the strongest lag")."""
+    peak = strongest(first.points)
+    if (
+        not enabled
+        or first.stop_reason != "completed"
+        or peak is None
+        or not applies(peak, first.config, n, max_gamma, features)
+    ):
+        return first, None
     scans, options = [first], [{}]
-    for candidate, scan in candidates(analyse, config, lambda s: s.stop_reason != "completed"):
+    for candidate, scan in candidates(
+        analyse, first.config, lambda s: s.stop_reason != "completed"
+    ):
         scans.append(scan)
         options.append(candidate)
     peaks = [strongest(s.points) if s.stop_reason == "completed" else None for s in scans]
     chosen = choose(peaks)
     record = search_record(
-        peaks,
-        options,
-        chosen,
-        where=where,
-        stop_reasons=[s.stop_reason for s in scans],
+        peaks, options, chosen, where=where, stop_reasons=[s.stop_reason for s in scans]
     )
-    return scans[chosen], record, scans
+    return scans[chosen], record
 
 
 def _plain(value: float) -> float | None:

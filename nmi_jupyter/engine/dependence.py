@@ -24,6 +24,7 @@ from typing import Any
 import numpy as np
 
 from nmi_jupyter import __version__
+from nmi_jupyter.engine import critic_search
 from nmi_jupyter.engine.config import (
     WHERE_OPTIONS,
     EstimateConfig,
@@ -38,13 +39,14 @@ from nmi_jupyter.engine.data import as_samples, check_pair, copula_normal
 from nmi_jupyter.engine.dependence_result import ConditionalResult, TransferResult
 from nmi_jupyter.engine.distribute import check_executor
 from nmi_jupyter.engine.errors import InsufficientDataError, InvalidDataError, OptionError
-from nmi_jupyter.engine.events import CancelToken, Observer
+from nmi_jupyter.engine.events import CancelToken, Observer, tagged
 from nmi_jupyter.engine.interrupts import deferred_interrupts
 from nmi_jupyter.engine.options import OPTIONS, analysis_options
 from nmi_jupyter.engine.plan import (
     Plan,
     View,
     check_chunk_size,
+    renumbered,
     repeats_plan,
     rigorous_plan,
 )
@@ -327,37 +329,56 @@ def _run_terms(
     repeats = checked.get("repeats", OPTIONS["repeats"].default)
     gammas = tuple(checked.get("gammas", OPTIONS["gammas"].default))
     fit_request = fit_request_of(checked)
-    if rigorous:
-        check_chunk_size(n, max(gammas), config)
-        base = rigorous_plan(n, gammas, repeats, checked.get("control", True), config)
-    else:
-        check_chunk_size(n, 1, config)
-        base = repeats_plan(config, [View()] * repeats)
-    plan = terms_plan(base, terms)
+    check_chunk_size(n, max(gammas) if rigorous else 1, config)
     start = time.perf_counter()
-    trained, where = train_checked(plan, xs, ys, checked, observer, cancel)
-    with deferred_interrupts():
-        points = reduce_terms(
-            plan,
-            trained,
-            len(terms),
-            rigorous=rigorous,
-            n_samples=n,
-            gammas=gammas,
-            repeats=repeats,
-            checked=checked,
-        )
+
+    def train_terms(config: EstimateConfig, k: int = 0) -> critic_search.Scan:
+        """Every term trained with ``config``'s critic and reduced (candidate k of a
+        critic search numbers its runs after the trainings before it)."""
+        if rigorous:
+            base = rigorous_plan(n, gammas, repeats, checked.get("control", True), config)
+        else:
+            base = repeats_plan(config, [View()] * repeats)
+        plan = terms_plan(base, terms)
+        plan = renumbered(plan, k * len(plan.runs))
+        trained, where = train_checked(plan, xs, ys, checked, tagged(observer, k), cancel)
+        with deferred_interrupts():
+            points = reduce_terms(
+                plan,
+                trained,
+                len(terms),
+                rigorous=rigorous,
+                n_samples=n,
+                gammas=gammas,
+                repeats=repeats,
+                checked=checked,
+            )
+        return critic_search.Scan(config, points, trained, where)
+
+    done, record = critic_search.search_scan(
+        train_terms(config),
+        train_terms,
+        enabled=rigorous and checked.get("critic_search", True),
+        n=n,
+        max_gamma=max(gammas),
+        features=max(xs.shape[1], ys.shape[1]),
+        where="at the largest term",
+    )
     settings = {
-        **config.to_dict(),
+        **done.config.to_dict(),
         "fit": fit_request,
         "gammas": list(gammas),
         "repeats": repeats,
-        "batched": where["batched"],
+        "batched": done.where["batched"],
         "control": checked.get("control", True),
-        "executor": where["executor"],
+        "executor": done.where["executor"],
     }
+    if rigorous:
+        settings["critic_search"] = checked.get("critic_search", True)
+    if record is not None:
+        settings["critic_choice"] = record
     elapsed = time.perf_counter() - start
-    return (settings, trained.stop_reason, elapsed, trained.device, n), points
+    return (settings, done.stop_reason, elapsed, done.trained.device, n), done.points
 
 
 def _conditional_result(

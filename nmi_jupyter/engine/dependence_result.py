@@ -32,7 +32,7 @@ from scipy import stats
 
 from nmi_jupyter.engine.extrapolate import GammaFit, fit_gamma_line
 from nmi_jupyter.engine.results import SavedResult, saved_fields
-from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord
+from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord, critic_choice_line
 from nmi_jupyter.engine.sweep_result import SweepPoint
 from nmi_jupyter.engine.verdict import (
     Flag,
@@ -235,6 +235,7 @@ class ConditionalResult(SavedResult):
             f"runs: {runs} on N = {self.n_samples} samples, {self.settings['estimator']} / "
             f"{self.settings['critic']}, {self.elapsed:.1f} s"
         )
+        lines += _choice_lines(self.settings, self.units)
         return "\n".join(lines + self.verdict_lines())
 
     def __repr__(self) -> str:
@@ -368,6 +369,7 @@ class TransferResult(SavedResult):
         lines.append(
             f"{self.settings['estimator']} / {self.settings['critic']}, {self.elapsed:.1f} s"
         )
+        lines += _choice_lines(self.settings, self.units)
         return "\n".join(lines + self.verdict_lines())
 
     def __repr__(self) -> str:
@@ -447,3 +449,10 @@ def _plot_terms(parts: list[tuple[str, ConditionalResult]], units: str, ax=None)
     ax.set_xticks(positions, names, fontsize=8)
     ax.set_ylabel(f"MI ({units})")
     return ax
+
+
+def _choice_lines(settings: dict[str, Any], units: str) -> list[str]:
+    """The critic search's summary line, when the terms' critic was chosen from the data
+    (one critic for every term, by the largest term), else none."""
+    line = critic_choice_line(settings.get("critic_choice"), units)
+    return [line] if line else []

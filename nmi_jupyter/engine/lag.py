@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -149,20 +149,6 @@ def lag_plan(
     return Plan(tuple(runs), config), len(inner.runs)
 
 
-@dataclass(frozen=True)
-class _Scan:
-    """One critic's lag scan: its settings, points, training and where it trained."""
-
-    config: EstimateConfig
-    points: list[SweepPoint]
-    trained: Trained
-    where: dict[str, Any]
-
-    @property
-    def stop_reason(self) -> str:
-        return self.trained.stop_reason
-
-
 def reduce_lag(
     plan: Plan,
     trained: Trained,
@@ -264,7 +250,7 @@ def lag(
     check_score_memory(base)
     start = time.perf_counter()
 
-    def scan(config: EstimateConfig, k: int = 0) -> _Scan:
+    def scan(config: EstimateConfig, k: int = 0) -> critic_search.Scan:
         """Every lag trained with ``config``'s critic and reduced (candidate k of a
         critic search numbers its runs after the scans before it)."""
         plan, per_lag = lag_plan(
@@ -278,19 +264,17 @@ def lag(
 
         with deferred_interrupts():
             points = reduce_lag(plan, trained, lags, per_lag, lag_point if gammas else None)
-        return _Scan(config, points, trained, where)
+        return critic_search.Scan(config, points, trained, where)
 
-    done = scan(base)
-    record = None
-    features = max(int(np.prod(xs.shape[1:])), int(np.prod(ys.shape[1:])))
-    peak = critic_search.strongest(done.points) if gammas else None
-    if (
-        peak is not None
-        and checked.get("critic_search", True)
-        and done.stop_reason == "completed"
-        and critic_search.applies(peak, base, valid, largest, features)
-    ):
-        done, record, _ = critic_search.search_scan(done, base, scan, "at the strongest lag")
+    done, record = critic_search.search_scan(
+        scan(base),
+        scan,
+        enabled=bool(gammas) and checked.get("critic_search", True),
+        n=valid,
+        max_gamma=largest,
+        features=max(int(np.prod(xs.shape[1:])), int(np.prod(ys.shape[1:]))),
+        where="at the strongest lag",
+    )
     settings = {**done.config.to_dict(), **done.where}
     if gammas:
         settings["critic_search"] = checked.get("critic_search", True)

@@ -486,10 +486,11 @@ _TABLE = (
         True,
         "with few samples per input feature, if the default critic memorises (its training- "
         "and validation-MI extrapolations disagree), also try two smaller critics and keep "
-        "the one whose extrapolations agree best (up to 3x the training there; a rigorous "
-        "lag scan chooses one critic for every lag, by its strongest lag)",
+        "the one whose extrapolations agree best (up to 3x the training there; a lag scan, "
+        "conditional MI or transfer entropy keeps one critic for all its lags or terms, "
+        "chosen at the strongest)",
         scope=ANALYSIS,
-        analyses=("rigorous", "lag"),
+        analyses=("rigorous", "lag", "conditional", "transfer"),
     ),
     OptionSpec(
         "executor",

@@ -280,3 +280,34 @@ def test_a_lag_scan_switched_off_estimated_or_out_of_the_regime_trains_once(forc
     # out of the regime (every critic still counts as memorising): the default critic
     monkeypatch.setattr(critic_search, "FEW_PER_FEATURE", 3.0)
     assert "critic_choice" not in nmi.lag(x, y, **_LAG).settings
+
+
+def test_conditional_and_transfer_keep_one_critic_for_every_term(forced, tmp_path):
+    x, y = _data()
+    z = nmi.generators.correlated_gaussians(n=800, dim=2, mi=0.5, seed=1)[0]
+    events = []
+    cr = nmi.conditional(x, y, z, observer=events.append, **_SMALL)
+    record = cr.settings["critic_choice"]
+    assert len(record["candidates"]) == 3 and "at the largest term" in record["reason"]
+    chosen = record["candidates"][record["chosen"]]
+    assert max(cr.joint.mi, cr.marginal.mi) == pytest.approx(chosen["mi"])
+    settings = {**EstimateConfig().to_dict(), **chosen["options"]}
+    for term in (cr.joint, cr.marginal):
+        assert term.settings["n_layers"] == settings["n_layers"]
+    assert cr.settings["embedding_dim"] == settings["embedding_dim"]
+    started = [e for e in events if isinstance(e, RunStarted)]
+    per = 2 * (sum(_SMALL["gammas"]) + 3)
+    assert len(started) == len({e.run_id for e in started}) == 3 * per
+    assert [e.candidate for e in started] == [0] * per + [1] * per + [2] * per
+    assert "critic chosen from the data" in cr.summary()
+    cr.save(tmp_path / "c.json")
+    assert nmi.load(tmp_path / "c.json").settings["critic_choice"] == record
+    # transfer entropy, both directions: four terms, one critic
+    te = nmi.transfer(x[:, 0], y[:, 0], **_SMALL)
+    assert len(te.settings["critic_choice"]["candidates"]) == 3
+    assert te.xy.settings["n_layers"] == te.yx.settings["n_layers"] == te.settings["n_layers"]
+    assert "critic chosen from the data" in te.summary()
+    # off, or estimates instead of rigorous terms: the default critic, trained once
+    assert "critic_choice" not in nmi.conditional(x, y, z, critic_search=False, **_SMALL).settings
+    plain = {k: v for k, v in _SMALL.items() if k != "gammas"}
+    assert "critic_choice" not in nmi.conditional(x, y, z, rigorous=False, **plain).settings
