@@ -41,3 +41,36 @@ def test_the_live_panel_follows_the_critic_search(lab, browser):
     assert "for each of 3 critics" in area
     assert "corrected MI = 3.1404" in area
     assert not errors, errors[:3]
+
+
+# A rigorous lag scan of the same data (i.i.d., so 3 bits at lag 0): the whole scan is
+# trained again with each smaller critic (3.1257 bits at lag 0 on seed 0,
+# benchmarks/showcase_scans.py).
+LAG_CELLS = [
+    "%load_ext nmi_jupyter",
+    "import nmi_jupyter as nmi\nx, y = nmi.generators.nonlinear_latent(2000, 10, 100, 3.0, seed=0)",
+    "%neuralmi x y --mode lag --lags=-2,0,2 --rigorous --seed 0 -o lg",
+    "print(f\"{[p.mi for p in lg.sweep.points if p.values['lag'] == 0][0]:.4f}\")",
+]
+
+
+def test_the_lag_panel_follows_the_critic_search(lab, browser):
+    write_notebook(lab["root"] / "lag_search.ipynb", LAG_CELLS)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport={"width": 1300, "height": 1500})
+    errors: list[str] = []
+    page.on("pageerror", lambda e: errors.append(str(e)))
+    open_and_run_all(page, lab, "lag_search", "lag_search.ipynb")
+    page.wait_for_selector("text=critic search: smaller critic 1 of 2", timeout=300_000)
+    page.screenshot(path=str(SHOTS / "07_lag_critic_search_running.png"), full_page=True)
+    page.wait_for_selector("text=critic search: smaller critic 2 of 2", timeout=300_000)
+    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=300_000)
+    page.wait_for_selector("text=critic chosen from the data", timeout=60_000)
+    page.screenshot(path=str(SHOTS / "08_lag_critic_search_done.png"), full_page=True)
+    area = page.locator(".jp-Cell").nth(2).locator(".jp-OutputArea").inner_text()
+    assert "for each of 3 critics" in area
+    assert "at the strongest lag" in area
+    assert (
+        page.locator(".jp-Cell").nth(3).locator(".jp-OutputArea").inner_text().strip() == "3.1257"
+    )
+    assert not errors, errors[:3]
