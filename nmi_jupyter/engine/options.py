@@ -486,11 +486,11 @@ _TABLE = (
         True,
         "with few samples per input feature, if the default critic memorises (its training- "
         "and validation-MI extrapolations disagree), also try two smaller critics and keep "
-        "the one whose extrapolations agree best (up to 3x the training there; a lag scan, "
-        "conditional MI or transfer entropy keeps one critic for all its lags or terms, "
-        "chosen at the strongest)",
+        "the one whose extrapolations agree best (up to 3x the training there; a lag scan "
+        "or a conditional MI keeps one critic for all its lags or terms, chosen at the "
+        "strongest)",
         scope=ANALYSIS,
-        analyses=("rigorous", "lag", "conditional", "transfer"),
+        analyses=("rigorous", "lag", "conditional"),
     ),
     OptionSpec(
         "executor",

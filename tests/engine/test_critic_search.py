@@ -282,7 +282,7 @@ def test_a_lag_scan_switched_off_estimated_or_out_of_the_regime_trains_once(forc
     assert "critic_choice" not in nmi.lag(x, y, **_LAG).settings
 
 
-def test_conditional_and_transfer_keep_one_critic_for_every_term(forced, tmp_path):
+def test_conditional_mi_keeps_one_critic_for_every_term_and_transfer_entropy_none(forced, tmp_path):
     x, y = _data()
     z = nmi.generators.correlated_gaussians(n=800, dim=2, mi=0.5, seed=1)[0]
     events = []
@@ -302,11 +302,11 @@ def test_conditional_and_transfer_keep_one_critic_for_every_term(forced, tmp_pat
     assert "critic chosen from the data" in cr.summary()
     cr.save(tmp_path / "c.json")
     assert nmi.load(tmp_path / "c.json").settings["critic_choice"] == record
-    # transfer entropy, both directions: four terms, one critic
+    # transfer entropy does not search (measured no help), and says so by refusing it
     te = nmi.transfer(x[:, 0], y[:, 0], **_SMALL)
-    assert len(te.settings["critic_choice"]["candidates"]) == 3
-    assert te.xy.settings["n_layers"] == te.yx.settings["n_layers"] == te.settings["n_layers"]
-    assert "critic chosen from the data" in te.summary()
+    assert "critic_choice" not in te.settings and "critic_search" not in te.settings
+    with pytest.raises(nmi.NeuralMIError, match="critic_search"):
+        nmi.transfer(x[:, 0], y[:, 0], critic_search=True, **_SMALL)
     # off, or estimates instead of rigorous terms: the default critic, trained once
     assert "critic_choice" not in nmi.conditional(x, y, z, critic_search=False, **_SMALL).settings
     plain = {k: v for k, v in _SMALL.items() if k != "gammas"}

@@ -37,9 +37,7 @@ def test_precision_choices_select_the_step_context():
 
 
 @pytest.mark.parametrize("precision", ["auto", "bfloat16"])
-def test_auto_multiplies_in_bfloat16_only_while_many_runs_are_stacked(
-    data, monkeypatch, precision
-):
+def test_auto_multiplies_in_bfloat16_only_while_many_runs_are_stacked(data, monkeypatch, precision):
     """'auto' leaves a stack of fewer than AUTO_BFLOAT16_STACK runs in float32 (where
     casting cost more than it saved); 'bfloat16' autocasts every step."""
     seen = []  # (runs in the step, autocast on) per training step
