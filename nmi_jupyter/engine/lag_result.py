@@ -17,8 +17,14 @@ import numpy as np
 
 from nmi_jupyter.engine.results import SavedResult, float_out, saved_fields
 from nmi_jupyter.engine.rigorous_result import critic_choice_line
-from nmi_jupyter.engine.sweep_result import SweepResult
-from nmi_jupyter.engine.verdict import LAG_PEAK_Z, Flag, lag_flags, most_serious_first
+from nmi_jupyter.engine.sweep_result import SweepResult, point_label
+from nmi_jupyter.engine.verdict import (
+    LAG_PEAK_Z,
+    Flag,
+    lag_flags,
+    most_serious_first,
+    sweep_flags,
+)
 
 __all__ = ["LagResult", "PeakReading", "peak_reading", "plot_lag", "LAG_AXIS_LABEL"]
 
@@ -153,10 +159,36 @@ class LagResult(SavedResult):
 
     @functools.cached_property
     def flags(self) -> tuple[Flag, ...]:
+        """The peak's findings (:func:`~nmi_jupyter.engine.verdict.lag_flags`), the
+        analysis' (stopped, failed), and every lag's, led by its lag.  The verdict is the
+        peak reading's: a lag whose MI lies below the peak by more than their combined
+        error (outside ``peak_lag_interval``) cannot be the peak, so its own unreliable
+        findings are kept as warnings here (its row in ``to_frame()`` keeps its verdict).
+        Without that, the noise flags of lags with no MI at all (a shuffled control or
+        two extrapolations 0.03 bits apart near 0) made most rigorous scans of clean
+        data unreliable while their peak was right."""
         own = lag_flags(
             lags=self.lags, peak_lag=self.peak_lag, peak_mi=self.peak_mi, units=self.units
         )
-        return most_serious_first(own + self.sweep.flags)
+        sweep = self.sweep
+        flags = list(own) + list(sweep_flags(len(sweep.points), sweep.planned, sweep.stop_reason))
+        near = set(self.reading.within)
+        for point in sweep.points:
+            where = point_label(point.values)
+            counts = self.peak_lag is None or int(point.values["lag"]) in near
+            for f in point.flags:
+                if counts or not f.unreliable:
+                    flags.append(Flag(f.code, f"at {where}: {f.message}", f.unreliable))
+                else:
+                    flags.append(
+                        Flag(
+                            f.code,
+                            f"at {where} (below the peak by more than their error, so not "
+                            f"the peak's verdict): {f.message}",
+                            False,
+                        )
+                    )
+        return most_serious_first(tuple(flags))
 
     # ----- tables -----
     def to_frame(self):

@@ -228,3 +228,35 @@ def test_the_panel_puts_lag_on_the_x_axis(leading):
     assert "x leads y" in panel.figure.axes[0].label
     assert "peak lag <b>3</b>" in panel.readout.value
     assert "image/png" in panel.mimebundle()
+
+
+def test_the_verdict_is_the_peak_readings_not_every_lags(monkeypatch):
+    # A lag whose MI lies below the peak by more than their error cannot be the peak: its
+    # unreliable findings stay in its own row and become warnings of the scan; a lag
+    # within the peak's error (here the peak itself) keeps them as the scan's verdict.
+    from nmi_jupyter.engine.sweep_result import SweepPoint
+    from nmi_jupyter.engine.verdict import Flag
+
+    x, y = nmi.generators.correlated_gaussians(1200, 1, 1.0, seed=0)
+    options = {**TINY, "gammas": (1, 2, 3), "epochs": 20, "hidden_dim": 16}
+    lr = nmi.lag(x, y, lags=[-2, 0, 2], rigorous=True, **options)
+    assert lr.peak_lag == 0 and lr.peak_lag_interval == (0, 0)
+
+    def flagged_at(lag):
+        def flags(point):
+            if point.values["lag"] == lag:
+                return (Flag("shuffled_control", "the control found 0.09 bits", True),)
+            return ()
+
+        return property(flags)
+
+    monkeypatch.setattr(SweepPoint, "flags", flagged_at(2))
+    away = nmi.lag(x, y, lags=[-2, 0, 2], rigorous=True, **options)
+    assert away.is_reliable
+    (warning,) = [f for f in away.flags if f.code == "shuffled_control"]
+    assert not warning.unreliable and "not the peak's verdict" in warning.message
+    frame = away.to_frame()
+    assert list(frame["is_reliable"]) == [True, True, False]
+    monkeypatch.setattr(SweepPoint, "flags", flagged_at(0))
+    at_peak = nmi.lag(x, y, lags=[-2, 0, 2], rigorous=True, **options)
+    assert not at_peak.is_reliable and at_peak.reasons[0].startswith("at lag=0:")
