@@ -40,13 +40,13 @@ _MOST_SYMBOLS = 12
 
 class PointMap:
     """Run id -> grid point index, for an analysis whose points train one after another
-    with consecutive run ids: ``per_point`` analysis runs each, then (rigorous) up to
-    ``controls`` shuffled-pairs controls, which the events mark."""
+    with consecutive run ids from ``first_run_id``: ``per_point`` analysis runs each, then
+    (rigorous) up to ``controls`` shuffled-pairs controls, which the events mark."""
 
-    def __init__(self, per_point: int, controls: int = 0) -> None:
+    def __init__(self, per_point: int, controls: int = 0, first_run_id: int = 0) -> None:
         self.per_point = max(int(per_point), 1)
         self.controls = controls
-        self.starts = [0]  # first run id of each point seen so far
+        self.starts = [first_run_id]  # first run id of each point seen so far
         self.highest = -1  # the largest run id seen so far
 
     def __call__(self, run_id: int, control: bool = False) -> int:
@@ -240,8 +240,9 @@ class SweepLivePanel(TrainingPanel):
             for point in self.points:
                 point.runs = []
             self._placed = set()
-            self.point_of = PointMap(self.runs_per_point, self.controls_per_point)
-            self.point_of.starts = [min(self.buffer.runs)]
+            self.point_of = PointMap(
+                self.runs_per_point, self.controls_per_point, first_run_id=min(self.buffer.runs)
+            )
         for run_id in sorted(set(self.buffer.runs) - self._placed):
             trace = self.buffer.runs[run_id]
             k = self.point_of(run_id, trace.control)
