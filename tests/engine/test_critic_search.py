@@ -311,3 +311,24 @@ def test_conditional_mi_keeps_one_critic_for_every_term_and_transfer_entropy_non
     assert "critic_choice" not in nmi.conditional(x, y, z, critic_search=False, **_SMALL).settings
     plain = {k: v for k, v in _SMALL.items() if k != "gammas"}
     assert "critic_choice" not in nmi.conditional(x, y, z, rigorous=False, **plain).settings
+
+
+def test_a_lag_scan_cancelled_during_a_smaller_critic_keeps_what_finished(forced):
+    # Stop pressed while the first smaller critic trains: the search ends there, the scan
+    # that finished (the default critic's) is kept, and the record says the other stopped.
+    from nmi_jupyter.engine.events import CancelToken
+
+    x, y = _data()
+    token = CancelToken()
+
+    def observer(event):
+        if isinstance(event, RunStarted) and event.candidate == 1:
+            token.cancel()
+
+    lr = nmi.lag(x, y, observer=observer, cancel=token, **_LAG)
+    record = lr.settings["critic_choice"]
+    assert [c["stop_reason"] for c in record["candidates"]] == ["completed", "cancelled"]
+    assert record["chosen"] == 0 and record["candidates"][1]["mi"] is None
+    assert lr.settings["n_layers"] == EstimateConfig().n_layers
+    assert len(lr.sweep.points) == len(_LAG["lags"]) and not lr.stopped
+    assert "cancelled before it finished" in lr.summary()
