@@ -106,7 +106,7 @@ def rigorous(
     exclude: Iterable[int] | None = None,
     batched: bool = True,
     control: bool = True,
-    critic_search: bool = True,
+    critic_search: bool = False,
     executor: Any = None,
     retries: int = DEFAULT_RETRIES,
     observer: Observer | None = None,
@@ -133,7 +133,9 @@ def rigorous(
         control: also train a shuffled-pairs control (y permuted, true MI 0): one
             run on N/2 and two on N/4 samples, about 10 % extra training; if the
             control, extrapolated like the analysis, shows MI, the result is flagged.
-        critic_search: where the smallest chunks hold fewer than 3 training samples per
+        critic_search: opt in (default False; measured, it helps one family of data and
+            hurts others, README "Few samples per feature"): where the smallest chunks
+            hold fewer than 3 training samples per
             input feature and the default critic memorises (its training-MI
             extrapolation lies more than 10 % above its validation-MI one), train the
             analysis again with two smaller critics (one hidden layer; one hidden layer,

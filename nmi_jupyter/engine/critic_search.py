@@ -10,13 +10,15 @@ advance.  The evidence that a critic memorises is in the result itself: the gap
 between the extrapolations of its training and its validation MI (the model term of
 the interval, ``fit.se_model``).
 
-So, where every smallest chunk holds fewer than :data:`FEW_PER_FEATURE` training samples
+Opt-in (``critic_search=True``; measured, it helps the family it was built on and hurts
+others in the same regime: README, "Few samples per feature").  Where every smallest
+chunk holds fewer than :data:`FEW_PER_FEATURE` training samples
 per input feature and the default critic's training-MI intercept lies more than
 :data:`GAP_FRACTION` of the corrected MI above its validation-MI intercept, the analysis
 is repeated with each of :data:`CANDIDATES` (same seeds, same chunks) and the result
 whose two extrapolations agree best (smallest absolute gap) is kept; its settings
 record every candidate tried (``settings["critic_choice"]``).  Measured in
-``docs/research/showcase.md`` (``benchmarks/showcase.py --levers default,no-search``).
+``docs/research/showcase.md`` (``benchmarks/showcase.py --levers search,default``).
 Elsewhere the default critic is kept untouched: on the accuracy suite the same choice
 made some results worse (for example a 20-d Gaussian with 5.8 bits, whose gap comes
 from the small validation sets' bias at high MI, not from memorising; ``latent 2 ->

@@ -365,7 +365,7 @@ def _run_terms(
     done, record = critic_search.search_scan(
         train_terms(config),
         train_terms,
-        enabled=search and rigorous and checked.get("critic_search", True),
+        enabled=search and rigorous and checked.get("critic_search", False),
         n=n,
         max_gamma=max(gammas),
         features=max(xs.shape[1], ys.shape[1]),
@@ -381,7 +381,7 @@ def _run_terms(
         "executor": done.where["executor"],
     }
     if search and rigorous:
-        settings["critic_search"] = checked.get("critic_search", True)
+        settings["critic_search"] = checked.get("critic_search", False)
     if record is not None:
         settings["critic_choice"] = record
     elapsed = time.perf_counter() - start

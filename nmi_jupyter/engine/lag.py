@@ -269,7 +269,7 @@ def lag(
     done, record = critic_search.search_scan(
         scan(base),
         scan,
-        enabled=bool(gammas) and checked.get("critic_search", True),
+        enabled=bool(gammas) and checked.get("critic_search", False),
         n=valid,
         max_gamma=largest,
         features=max(int(np.prod(xs.shape[1:])), int(np.prod(ys.shape[1:]))),
@@ -277,7 +277,7 @@ def lag(
     )
     settings = {**done.config.to_dict(), **done.where}
     if gammas:
-        settings["critic_search"] = checked.get("critic_search", True)
+        settings["critic_search"] = checked.get("critic_search", False)
     if record is not None:
         settings["critic_choice"] = record
     sweep = SweepResult(

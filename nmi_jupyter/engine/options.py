@@ -483,12 +483,13 @@ _TABLE = (
     OptionSpec(
         "critic_search",
         "bool",
-        True,
-        "with few samples per input feature, if the default critic memorises (its training- "
-        "and validation-MI extrapolations disagree), also try two smaller critics and keep "
-        "the one whose extrapolations agree best (up to 3x the training there; a lag scan "
-        "or a conditional MI keeps one critic for all its lags or terms, chosen at the "
-        "strongest)",
+        False,
+        "opt in: with few samples per input feature, if the default critic memorises (its "
+        "training- and validation-MI extrapolations disagree), also try two smaller critics "
+        "and keep the one whose extrapolations agree best (up to 3x the training there; a lag "
+        "scan or a conditional MI keeps one critic for all its lags or terms).  Measured: "
+        "right on Gaussian latents seen through many channels, 10-50 % low on heavy-tailed "
+        "or warped ones, sometimes called reliable there",
         scope=ANALYSIS,
         analyses=("rigorous", "lag", "conditional"),
     ),

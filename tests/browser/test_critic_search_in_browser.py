@@ -14,12 +14,13 @@ pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("NMI_SCREENSHOTS", "browser-screenshots"))
 
 # The reference library's showcase: 2000 samples of 100 channels, a 10-d latent, 3 bits.
-# Full default training (the magic does not read NMI_QUICK): the default critic memorises
-# here, so the search runs (3.1404 bits on seed 0, docs/research/showcase.md).
+# Full default training (the magic does not read NMI_QUICK), the search asked for
+# (--critic-search, opt-in): the default critic memorises here, so the search runs
+# (3.1404 bits on seed 0, docs/research/showcase.md).
 CELLS = [
     "%load_ext nmi_jupyter",
     "import nmi_jupyter as nmi\nx, y = nmi.generators.nonlinear_latent(2000, 10, 100, 3.0, seed=0)",
-    "%neuralmi x y --mode rigorous --seed 0 -o res",
+    "%neuralmi x y --mode rigorous --critic-search --seed 0 -o res",
 ]
 
 
@@ -49,7 +50,7 @@ def test_the_live_panel_follows_the_critic_search(lab, browser):
 LAG_CELLS = [
     "%load_ext nmi_jupyter",
     "import nmi_jupyter as nmi\nx, y = nmi.generators.nonlinear_latent(2000, 10, 100, 3.0, seed=0)",
-    "%neuralmi x y --mode lag --lags=-2,0,2 --rigorous --seed 0 -o lg",
+    "%neuralmi x y --mode lag --lags=-2,0,2 --rigorous --critic-search --seed 0 -o lg",
     "print(f\"{[p.mi for p in lg.sweep.points if p.values['lag'] == 0][0]:.4f}\")",
 ]
 

@@ -75,7 +75,7 @@ SAMPLES = {
     "exclude": ([3], "3"),
     "batched": (False, None),
     "control": (False, None),
-    "critic_search": (False, None),
+    "critic_search": (True, None),
     "executor": (POOL, "pool"),
     "retries": (1, "1"),
     "grid": ({"embedding_dim": [1, 2]}, "{'embedding_dim':[1,2]}"),
@@ -299,7 +299,7 @@ def test_options_land_in_the_result_settings():
     for name in ("delta_threshold", "min_gamma_points", "confidence_level", "exclude"):
         assert settings["fit"][name] == given[name], name
     assert (settings["batched"], settings["control"]) == (False, False)
-    assert settings["critic_search"] is False
+    assert settings["critic_search"] is True
     assert settings["executor"] == "ThreadPoolExecutor"
     assert list(result.gammas) == given["gammas"] and result.repeats == given["repeats"]
     single = nmi.estimate(x, y, **{s.name: given[s.name] for s in run_options()})

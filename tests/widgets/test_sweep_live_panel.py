@@ -313,6 +313,7 @@ def test_a_finished_lag_scan_with_a_critic_search_says_every_critic_trained(monk
     x, y = data
     # the default critic's size (a critic set by hand, as TINY's hidden_dim, is kept)
     options = {"epochs": 2, "batch_size": 64, "seed": 0, "gammas": [1, 2, 3, 4], "control": False}
+    options["critic_search"] = True  # opt in
     panel = SweepLivePanel(grid_points({"lag": [0, 1]}), 10, rigorous=True, interval=0.0)
     result = nmi.lag(x, y, lags=[0, 1], rigorous=True, observer=panel, **options)
     panel.finish(result)
