@@ -37,6 +37,8 @@ from nmi_jupyter.engine.sweep_result import SweepPoint
 from nmi_jupyter.engine.verdict import (
     Flag,
     conditional_flags,
+    critic_chosen_flags,
+    most_serious_first,
     run_counts,
     transfer_flags,
 )
@@ -206,7 +208,9 @@ class ConditionalResult(SavedResult):
 
     @functools.cached_property
     def flags(self) -> tuple[Flag, ...]:
-        return conditional_flags(self, self.labels)
+        return most_serious_first(
+            (*conditional_flags(self, self.labels), *critic_chosen_flags(self.settings))
+        )
 
     # ----- text -----
     def mi_text(self, digits: int = 4) -> str:

@@ -21,6 +21,7 @@ from nmi_jupyter.engine.sweep_result import SweepResult, point_label
 from nmi_jupyter.engine.verdict import (
     LAG_PEAK_Z,
     Flag,
+    critic_chosen_flags,
     lag_flags,
     most_serious_first,
     sweep_flags,
@@ -172,6 +173,7 @@ class LagResult(SavedResult):
         )
         sweep = self.sweep
         flags = list(own) + list(sweep_flags(len(sweep.points), sweep.planned, sweep.stop_reason))
+        flags += critic_chosen_flags(sweep.settings)
         near = set(self.reading.within)
         for point in sweep.points:
             where = point_label(point.values)

@@ -356,3 +356,22 @@ def test_a_lag_scan_cancelled_during_a_smaller_critic_keeps_what_finished(forced
     assert lr.settings["n_layers"] == EstimateConfig().n_layers
     assert len(lr.sweep.points) == len(_LAG["lags"]) and not lr.stopped
     assert "cancelled before it finished" in lr.summary()
+
+
+def test_a_kept_smaller_critic_carries_a_warning_and_the_default_none(forced):
+    # The opt-in search was measured wrong on other families, where it could still be
+    # called reliable: a result with a smaller critic kept says so among its warnings.
+    x, y = _data()
+    rr = nmi.rigorous(x, y, **_SMALL)
+    kept_smaller = rr.settings["critic_choice"]["chosen"] > 0
+    codes = {f.code: f.unreliable for f in rr.flags}
+    assert ("critic_chosen" in codes) == kept_smaller
+    assert codes.get("critic_chosen") in (None, False)  # a warning, not a verdict
+    for choice, expected in (({"chosen": 1}, True), ({"chosen": 0}, False)):
+        from nmi_jupyter.engine.verdict import critic_chosen_flags
+
+        assert bool(critic_chosen_flags({"critic_choice": choice})) == expected
+    assert critic_chosen_flags({}) == []
+    lr = nmi.lag(x, y, **_LAG)
+    lag_kept = lr.settings["critic_choice"]["chosen"] > 0
+    assert any(f.code == "critic_chosen" for f in lr.flags) == lag_kept
