@@ -24,21 +24,35 @@ CELLS = [
 ]
 
 
-def test_the_live_panel_follows_the_critic_search(lab, browser):
-    write_notebook(lab["root"] / "search.ipynb", CELLS)
+def _run_the_search(lab, browser, name: str, cells: list[str], shots: tuple[str, str]):
+    """Write ``cells`` as ``name``.ipynb, Run All in JupyterLab and follow the critic search:
+    the panel says it started over for each smaller critic, the finished cell names the
+    choice; screenshots ``shots`` (running, done).  Returns (page, page errors)."""
+    write_notebook(lab["root"] / f"{name}.ipynb", cells)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page = browser.new_page(viewport={"width": 1300, "height": 1500})
     errors: list[str] = []
     page.on("pageerror", lambda e: errors.append(str(e)))
-    open_and_run_all(page, lab, "search", "search.ipynb")
+    open_and_run_all(page, lab, name, f"{name}.ipynb")
     # while the first smaller critic trains, the panel has started over and says why
     page.wait_for_selector("text=critic search: smaller critic 1 of 2", timeout=300_000)
-    page.screenshot(path=str(SHOTS / "05_critic_search_running.png"), full_page=True)
+    page.screenshot(path=str(SHOTS / shots[0]), full_page=True)
     page.wait_for_selector("text=critic search: smaller critic 2 of 2", timeout=300_000)
     page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=300_000)
     page.wait_for_selector("text=critic chosen from the data", timeout=60_000)
-    page.screenshot(path=str(SHOTS / "06_critic_search_done.png"), full_page=True)
-    area = page.locator(".jp-Cell").nth(2).locator(".jp-OutputArea").inner_text()
+    page.screenshot(path=str(SHOTS / shots[1]), full_page=True)
+    return page, errors
+
+
+def _output(page, cell: int) -> str:
+    return page.locator(".jp-Cell").nth(cell).locator(".jp-OutputArea").inner_text()
+
+
+def test_the_live_panel_follows_the_critic_search(lab, browser):
+    page, errors = _run_the_search(
+        lab, browser, "search", CELLS, ("05_critic_search_running.png", "06_critic_search_done.png")
+    )
+    area = _output(page, 2)
     assert "for each of 3 critics" in area
     assert "corrected MI = 3.1404" in area
     assert not errors, errors[:3]
@@ -56,22 +70,10 @@ LAG_CELLS = [
 
 
 def test_the_lag_panel_follows_the_critic_search(lab, browser):
-    write_notebook(lab["root"] / "lag_search.ipynb", LAG_CELLS)
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page = browser.new_page(viewport={"width": 1300, "height": 1500})
-    errors: list[str] = []
-    page.on("pageerror", lambda e: errors.append(str(e)))
-    open_and_run_all(page, lab, "lag_search", "lag_search.ipynb")
-    page.wait_for_selector("text=critic search: smaller critic 1 of 2", timeout=300_000)
-    page.screenshot(path=str(SHOTS / "07_lag_critic_search_running.png"), full_page=True)
-    page.wait_for_selector("text=critic search: smaller critic 2 of 2", timeout=300_000)
-    page.wait_for_selector(".jp-Notebook-ExecutionIndicator[data-status='idle']", timeout=300_000)
-    page.wait_for_selector("text=critic chosen from the data", timeout=60_000)
-    page.screenshot(path=str(SHOTS / "08_lag_critic_search_done.png"), full_page=True)
-    area = page.locator(".jp-Cell").nth(2).locator(".jp-OutputArea").inner_text()
+    shots = ("07_lag_critic_search_running.png", "08_lag_critic_search_done.png")
+    page, errors = _run_the_search(lab, browser, "lag_search", LAG_CELLS, shots)
+    area = _output(page, 2)
     assert "for each of 3 critics" in area
     assert "at the strongest lag" in area
-    assert (
-        page.locator(".jp-Cell").nth(3).locator(".jp-OutputArea").inner_text().strip() == "3.1257"
-    )
+    assert _output(page, 3).strip() == "3.1257"
     assert not errors, errors[:3]
