@@ -10,8 +10,9 @@ code installed now.  The rows and the summary are those of ``run.py``, so a chan
 interval or to a flag threshold can be scored on the whole suite in seconds.  ``--csv``
 writes one line per result with the fit's inner numbers (slope and its standard error,
 curvature delta, leverage shift, train/validation gap ...) for threshold studies.
-Results saved before the engine recorded the linear lower bound get it computed from the
-case's data, regenerated from its seed (milliseconds to seconds per case).
+Results saved before the engine recorded the linear lower bound or the nearest-neighbour
+estimate get them computed from the case's data, regenerated from its seed (milliseconds
+to seconds per case).
 
 Thresholds tuned on one seed should be judged on another (``--by-seed``): tuning and
 reporting on the same results overfits the verdict.
@@ -35,6 +36,7 @@ import nmi_jupyter as nmi
 from nmi_jupyter.engine.data import check_pair
 from nmi_jupyter.engine.extrapolate import _weights, fit_gamma_line, wls
 from nmi_jupyter.engine.linear_bound import linear_bound
+from nmi_jupyter.engine.neighbours import neighbour_estimate
 
 CASES = {c.name: c for c in (*DEFAULT, *QUICK)}
 
@@ -43,6 +45,12 @@ CASES = {c.name: c for c in (*DEFAULT, *QUICK)}
 def case_bound(name: str, seed: int):
     """The linear lower bound of one case's data (both estimators share it)."""
     return linear_bound(*check_pair(*CASES[name].generate(seed)))
+
+
+@functools.cache
+def case_neighbours(name: str, seed: int):
+    """The nearest-neighbour estimate of one case's data (None above its dimensions)."""
+    return neighbour_estimate(*check_pair(*CASES[name].generate(seed)), seed=seed)
 
 
 def parse_name(path: Path) -> tuple[str, str, int]:
@@ -59,6 +67,8 @@ def score(path: Path, inner: bool = False) -> tuple[Row, dict]:
     rr = nmi.load(path)
     if getattr(rr, "linear", False) is None:  # saved before the bound existed
         rr = dataclasses.replace(rr, linear=case_bound(name, seed))
+    if getattr(rr, "neighbours", False) is None:  # none computed, or saved before it existed
+        rr = dataclasses.replace(rr, neighbours=case_neighbours(name, seed))
     to_bits = BITS_PER_NAT if rr.units == "nats" else 1.0
     row = Row(name, case.family, estimator, seed, case.n, case.truth)
     row.estimate = rr.mi * to_bits

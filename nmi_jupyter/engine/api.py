@@ -30,6 +30,7 @@ from nmi_jupyter.engine.extrapolate import (
 )
 from nmi_jupyter.engine.interrupts import deferred_interrupts
 from nmi_jupyter.engine.linear_bound import LinearBound, linear_bound
+from nmi_jupyter.engine.neighbours import NeighbourEstimate, neighbour_estimate
 from nmi_jupyter.engine.options import OPTIONS, analysis_options, options_of
 from nmi_jupyter.engine.plan import check_chunk_size, estimate_plan, renumbered, rigorous_plan
 from nmi_jupyter.engine.reduce import reduce_estimate, reduce_rigorous
@@ -85,13 +86,15 @@ def estimate(
     xs, ys = copula_marginals(*check_pair(x, y, config.embedding), config)
     # The closed-form bound is computed before training, so that nothing but plain
     # record-keeping (with Ctrl-C held back) follows a run that was interrupted.
-    linear = _linear(xs, ys, config)
+    linear, neighbours = _linear(xs, ys, config), _neighbours(xs, ys, config)
     plan = estimate_plan(config)
     # One run, one after another: the result keeps the restored critic module.
     trained = train(plan, xs, ys, batched=False, observer=observer, cancel=cancel)
     with deferred_interrupts():
         x_dim, y_dim = _features(xs), _features(ys)
-        return reduce_estimate(plan, trained, x_dim=x_dim, y_dim=y_dim, linear=linear)
+        return reduce_estimate(
+            plan, trained, x_dim=x_dim, y_dim=y_dim, linear=linear, neighbours=neighbours
+        )
 
 
 def rigorous(
@@ -190,7 +193,7 @@ def rigorous(
     xs, ys = copula_marginals(*check_pair(x, y, config.embedding), config)
     n = len(xs)
     check_chunk_size(n, max(gamma_list), config)
-    linear = _linear(xs, ys, config)
+    linear, neighbours = _linear(xs, ys, config), _neighbours(xs, ys, config)
     failures: dict[int, str] = {}
     n_runs = 0
 
@@ -234,6 +237,7 @@ def rigorous(
                 fit_request=fit_request,
                 settings=settings,
                 linear=linear,
+                neighbours=neighbours,
                 elapsed=time.perf_counter() - start,
             )
 
@@ -270,6 +274,15 @@ def _linear(xs: np.ndarray, ys: np.ndarray, config: EstimateConfig) -> LinearBou
     normal_scores = config.copula and xs.ndim == 2 and ys.ndim == 2
     xs, ys = xs.reshape(len(xs), -1), ys.reshape(len(ys), -1)
     return linear_bound(xs, ys, normal_scores=normal_scores)
+
+
+def _neighbours(xs: np.ndarray, ys: np.ndarray, config: EstimateConfig) -> NeighbourEstimate | None:
+    """The nearest-neighbour (KSG) estimate of few-dimensional i.i.d. samples (None for
+    windows, blocked splits and more than ``neighbours.MAX_DIMS`` features): between slow
+    time series, neighbours in time are neighbours in value, and the count overshoots."""
+    if config.split != "random" or xs.ndim != 2 or ys.ndim != 2:
+        return None
+    return neighbour_estimate(xs, ys, normal_scores=config.copula, seed=config.seed or 0)
 
 
 def _features(data: np.ndarray) -> int:

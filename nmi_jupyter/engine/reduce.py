@@ -11,6 +11,7 @@ from typing import Any
 
 from nmi_jupyter import __version__
 from nmi_jupyter.engine.linear_bound import LinearBound
+from nmi_jupyter.engine.neighbours import NeighbourEstimate
 from nmi_jupyter.engine.plan import Plan, RunSpec
 from nmi_jupyter.engine.results import STOPPED_REASONS, EstimateResult
 from nmi_jupyter.engine.rigorous_result import RigorousResult, RunRecord, fit_runs
@@ -29,6 +30,7 @@ def reduce_estimate(
     x_dim: int,
     y_dim: int,
     linear: LinearBound | None,
+    neighbours: NeighbourEstimate | None = None,
 ) -> EstimateResult:
     """The :class:`EstimateResult` of an :func:`~nmi_jupyter.engine.plan.estimate_plan`."""
     config = plan.config
@@ -52,6 +54,7 @@ def reduce_estimate(
         threads=trained.threads,
         version=__version__,
         linear=linear,
+        neighbours=neighbours,
         varying_samples=outcome.varying,
         critic=outcome.critic,
     )
@@ -68,6 +71,7 @@ def reduce_rigorous(
     settings: dict[str, Any],
     linear: LinearBound | None,
     elapsed: float,
+    neighbours: NeighbourEstimate | None = None,
 ) -> RigorousResult:
     """The :class:`RigorousResult` of a :func:`~nmi_jupyter.engine.plan.rigorous_plan`:
     a record per run that enters the result (finished, diverged, failed, or partial
@@ -91,6 +95,7 @@ def reduce_rigorous(
         threads=trained.threads,
         controls=controls,
         linear=linear,
+        neighbours=neighbours,
         stop_reason=trained.stop_reason,
         elapsed=elapsed,
         device=trained.device,

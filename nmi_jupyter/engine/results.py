@@ -36,6 +36,7 @@ from nmi_jupyter.engine.config import make_config, option_names
 from nmi_jupyter.engine.errors import NeuralMIError
 from nmi_jupyter.engine.events import STOP_REASONS
 from nmi_jupyter.engine.linear_bound import LinearBound
+from nmi_jupyter.engine.neighbours import NeighbourEstimate
 from nmi_jupyter.engine.options_check import describe_value
 from nmi_jupyter.engine.units import from_nats
 from nmi_jupyter.engine.verdict import (
@@ -141,13 +142,14 @@ class EstimateResult(SavedResult):
     version: str = ""
     linear: LinearBound | None = None  # best feature pair's closed-form lower bound (units)
     varying_samples: dict[str, int] | None = None  # None in files saved before it existed
+    # The nearest-neighbour (KSG) estimate of few-dimensional data (units), or None.
+    neighbours: NeighbourEstimate | None = None
     # The trained torch module.  It takes the features as it saw them: rank-Gaussianised
     # (copula, the default) and standardised with training statistics, not the raw arrays.
     critic: Any = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.linear is not None and self.linear.units != self.units:
-            object.__setattr__(self, "linear", self.linear.to_units(self.units))
+        in_units(self)
 
     @property
     def epochs_run(self) -> int:
@@ -197,6 +199,8 @@ class EstimateResult(SavedResult):
         ]
         if self.linear is not None:
             lines.append(self.linear.describe(self.units))
+        if self.neighbours is not None:
+            lines.append(self.neighbours.describe(self.units))
         if math.isfinite(self.ceiling):
             lines.append(f"InfoNCE ceiling: {ceiling_text(s, self.n_train, self.units)}")
         lines += self.verdict_lines()
@@ -241,6 +245,14 @@ class EstimateResult(SavedResult):
                 (
                     "lower bound, one feature pair",
                     f"{self.linear.mi:.4f} {self.units} (no training)",
+                )
+            )
+        if self.neighbours:
+            knn = self.neighbours
+            rows.append(
+                (
+                    "nearest-neighbour estimate (KSG)",
+                    f"{knn.mi:.4f} ± {knn.se:.4f} {self.units} (no training)",
                 )
             )
         if math.isfinite(self.ceiling):
@@ -306,6 +318,7 @@ class EstimateResult(SavedResult):
             "threads": self.threads,
             "version": self.version,
             "linear": self.linear.to_dict() if self.linear else None,
+            "neighbours": self.neighbours.to_dict() if self.neighbours else None,
             "varying_samples": self.varying_samples,
             "flags": [f.to_dict() for f in self.flags],  # for readers; recomputed on load
         }
@@ -316,7 +329,11 @@ class EstimateResult(SavedResult):
         fields = saved_fields(
             cls,
             data,
-            convert={"history": History.from_dict, "linear": linear_from_dict},
+            convert={
+                "history": History.from_dict,
+                "linear": linear_from_dict,
+                "neighbours": neighbours_from_dict,
+            },
             not_saved=("critic",),
         )
         check_settings(fields["settings"])
@@ -558,6 +575,21 @@ def check_settings(settings: dict[str, Any]) -> None:
 def linear_from_dict(value: Any) -> LinearBound | None:
     """The saved linear bound, or None (files from before it existed have none)."""
     return LinearBound.from_dict(value) if value else None
+
+
+def neighbours_from_dict(value: Any) -> NeighbourEstimate | None:
+    """The saved nearest-neighbour estimate, or None (none computed, or a file from
+    before it existed)."""
+    return NeighbourEstimate.from_dict(value) if value else None
+
+
+def in_units(result: Any) -> None:
+    """Put a frozen result's closed-form side numbers (``linear``, ``neighbours``) in
+    its ``units``."""
+    for name in ("linear", "neighbours"):
+        value = getattr(result, name)
+        if value is not None and value.units != result.units:
+            object.__setattr__(result, name, value.to_units(result.units))
 
 
 def reason_text(reason: str) -> str:

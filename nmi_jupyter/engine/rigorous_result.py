@@ -13,6 +13,7 @@ import numpy as np
 from nmi_jupyter.engine.errors import OptionError
 from nmi_jupyter.engine.extrapolate import GammaFit, check_fit_options, fit_gamma_line
 from nmi_jupyter.engine.linear_bound import LinearBound
+from nmi_jupyter.engine.neighbours import NeighbourEstimate
 from nmi_jupyter.engine.options_check import as_gamma_subset, as_gammas, describe_value
 from nmi_jupyter.engine.results import (
     STOPPED_REASONS,
@@ -20,7 +21,9 @@ from nmi_jupyter.engine.results import (
     SavedResult,
     check_settings,
     float_out,
+    in_units,
     linear_from_dict,
+    neighbours_from_dict,
     saved_fields,
 )
 from nmi_jupyter.engine.verdict import (
@@ -112,10 +115,11 @@ class RigorousResult(SavedResult):
     # The best feature pair's closed-form lower bound, in ``units`` (``linear.mi``;
     # ``linear.mi_nats`` in nats).
     linear: LinearBound | None = None
+    # The nearest-neighbour (KSG) estimate of few-dimensional data, in ``units``, or None.
+    neighbours: NeighbourEstimate | None = None
 
     def __post_init__(self) -> None:
-        if self.linear is not None and self.linear.units != self.units:
-            object.__setattr__(self, "linear", self.linear.to_units(self.units))
+        in_units(self)
 
     # ----- the numbers -----
     @property
@@ -273,6 +277,7 @@ class RigorousResult(SavedResult):
             f"error budget (standard errors): fit {f.se_intercept:.4f}, dataset "
             f"{f.se_data:.4f}, train/validation gap {_finite_or_dash(f.se_model)} {u}",
             *([self.linear.describe(u)] if self.linear else []),
+            *([self.neighbours.describe(u)] if self.neighbours else []),
             f"runs: {len(self.runs)}{_partial_text(self.runs)} on N = {self.n_samples} samples, "
             f"{self.settings['estimator']} / {self.settings['critic']}, {self.elapsed:.1f} s",
             *([self.critic_choice_text()] if self.critic_choice_text() else []),
@@ -328,6 +333,7 @@ class RigorousResult(SavedResult):
             "runs": [r.to_dict() for r in self.runs],
             "controls": [r.to_dict() for r in self.controls],
             "linear": self.linear.to_dict() if self.linear else None,
+            "neighbours": self.neighbours.to_dict() if self.neighbours else None,
             "flags": [f.to_dict() for f in self.flags],  # for readers; recomputed on load
             "fit": self.fit.to_dict() if self.fit else None,  # for readers; recomputed on load
             "units": self.units,
@@ -353,6 +359,7 @@ class RigorousResult(SavedResult):
                 "runs": _run_records,
                 "controls": _run_records,
                 "linear": linear_from_dict,
+                "neighbours": neighbours_from_dict,
                 "gammas": lambda g: tuple(as_gammas(g)),
             },
             not_saved=("fit",),
