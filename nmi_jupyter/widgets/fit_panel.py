@@ -322,6 +322,12 @@ class FitPanel(widgets.VBox):
             bound = (
                 f"<br>lower bound from one feature pair (no training{drawn}): {r.linear_mi:.4f} {u}"
             )
+        if r.neighbours is not None:
+            knn = r.neighbours
+            bound += (
+                f"<br>nearest-neighbour estimate (KSG, no training): {knn.mi:.4f} &plusmn; "
+                f"{knn.se:.4f} {u}"
+            )
         return (
             f"<div><b style='font-size:115%'>corrected MI = {html.escape(r.mi_text())}</b> "
             f"({level}% {'one-sided CI' if r.lower_bound_only else 'CI'}; prediction &plusmn; "

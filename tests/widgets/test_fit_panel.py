@@ -288,3 +288,15 @@ def test_a_critic_chosen_from_the_data_is_said_in_the_readout(result):
         result, settings={**result.settings, "critic_choice": record}
     ).critic_choice_text()
     assert "n_layers=1: interrupted before it finished" in text and "3.270" not in text
+
+
+def test_the_neighbour_estimate_is_in_the_readout_with_its_flag(result):
+    # A KSG estimate 1 bit above the estimate's interval: the line, and the flag's badge.
+    d = result.to_dict()
+    d["neighbours"] = {"mi": (result.mi + 1.0) * math.log(2), "se": 0.001, "k": 3, "n": 2000}
+    below = type(result).from_dict(d)
+    panel = FitPanel(below)
+    assert "nearest-neighbour estimate (KSG, no training)" in panel.readout.value
+    assert "below_neighbour_estimate</span>" in panel.readout.value
+    d["neighbours"] = None
+    assert "nearest-neighbour" not in FitPanel(type(result).from_dict(d)).readout.value
