@@ -634,8 +634,9 @@ def neighbour_flag(
             "below_neighbour_estimate",
             f"the estimate {estimate:.3f} {units} is {1 - estimate / knn:.0%} below "
             f"{knn:.3f} ± {se:.3f} {units}, what a nearest-neighbour estimate (KSG) finds in "
-            "these few dimensions without training: the critic missed structure (sharp "
-            "edges, bounded noise); try critic='hybrid' or report the KSG value",
+            "these few dimensions without training: the critic missed structure (a very "
+            "sharp dependence, or edges such as noise of bounded support); try "
+            "critic='hybrid' or report the KSG value",
         )
     ]
 
