@@ -56,8 +56,10 @@ def test_large_data_are_subsampled(monkeypatch):
 
 
 def test_plain_data_round_trip():
-    knn = NeighbourEstimate(1.25, 0.02, 3, 1000)
+    knn = NeighbourEstimate(1.25, 0.02, 3, 1000, in_order=0.1)
     assert NeighbourEstimate.from_dict(knn.to_dict()) == knn
+    older = {"mi": 1.25, "se": 0.02, "k": 3, "n": 1000}  # saved before in_order existed
+    assert NeighbourEstimate.from_dict(older).in_order == 0.0
     assert knn.to_units("bits").mi == pytest.approx(1.25 / np.log(2))
 
 
@@ -84,6 +86,24 @@ def test_an_estimate_below_it_is_unreliable_and_saved_with_it(tmp_path):
     loaded = nmi.load(path)
     assert loaded.neighbours == result.neighbours
     assert [f.code for f in loaded.flags] == [f.code for f in result.flags]
+
+
+def test_a_time_series_split_at_random_is_told_to_split_in_blocks():
+    # Two independent random walks (truth 0): with split="random" the critic and the
+    # neighbour counts both see MI in their autocorrelation.  Before, no flag at all.
+    rng = np.random.default_rng(0)
+    x, y = np.cumsum(rng.normal(size=(3000, 1)), 0), np.cumsum(rng.normal(size=(3000, 1)), 0)
+    result = nmi.estimate(x, y, **{**TINY, "epochs": 20, "hidden_dim": 32})
+    assert result.neighbours.in_order > 0.3
+    flags = {f.code: f for f in result.flags}
+    assert not flags["samples_in_order"].unreliable
+    assert "split='blocked'" in flags["samples_in_order"].message
+    assert "time series" in flags["below_neighbour_estimate"].message
+    assert not result.is_reliable
+    # i.i.d. samples, in any order but sorted: no warning
+    x, y = nmi.generators.correlated_gaussians(3000, 1, 2.0, seed=0)
+    assert neighbour_estimate(x, y).in_order < 0.01
+    assert neighbour_flag(2.0, 2.1, neighbour_estimate(x, y), "bits") == []
 
 
 def test_time_series_and_many_features_get_none():
