@@ -656,7 +656,8 @@ def neighbour_flag(
         "autocorrelation both count (see samples_in_order)"
         if in_order
         else "the critic missed structure (a very sharp dependence, or edges such as noise "
-        "of bounded support); try critic='hybrid' or report the KSG value"
+        "of bounded support); report the KSG value (result.neighbours), or try a pair "
+        "critic (critic='hybrid'), which gets closer on bounded noise"
     )
     flags.append(
         Flag(
