@@ -101,7 +101,20 @@ def plot_gamma_fit(result: RigorousResult, ax=None):
             lw=1.2,
             label=f"lower bound, one feature pair ({bound:.3f}; no training)",
         )
-    ax.set_xlim(-0.4, max(result.gammas) + 0.6)
+    knn = result.neighbours
+    if knn is not None:  # few dimensions: the KSG estimate, beside the corrected MI
+        ax.errorbar(
+            -0.25,
+            knn.mi,
+            yerr=knn.se,
+            fmt="o",
+            color="#9467bd",
+            capsize=3,
+            ms=6,
+            label=f"nearest-neighbour estimate, KSG ({knn.mi:.3f}; no training)",
+            zorder=4,
+        )
+    ax.set_xlim(-0.5, max(result.gammas) + 0.6)
     ax.set_xlabel("gamma (data split into gamma chunks)")
     ax.set_ylabel(f"MI ({u})")
     verdict = "reliable" if result.is_reliable else "NOT reliable"

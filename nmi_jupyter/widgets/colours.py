@@ -19,6 +19,7 @@ __all__ = [
     "MUTED",
     "DROPPED",
     "BOUND",
+    "NEIGHBOURS",
     "HANDLE",
 ]
 
@@ -43,6 +44,7 @@ HIGHLIGHT = "#d62728"  # the one run training now; 5.0:1 on white, 3.8:1 on dark
 FIT = "#d62728"  # the extrapolation line, its band and the corrected MI
 DROPPED = "#8a8a8a"  # gammas left out of the fit: 3.5:1 on white, 5.5:1 on dark
 BOUND = "#2ca02c"  # the one-pair lower bound: 3.4:1 on white, 5.6:1 on dark
+NEIGHBOURS = "#9467bd"  # the nearest-neighbour (KSG) estimate: 4.3:1 on white, 4.4:1 on dark
 HANDLE = "#ff7f0e"  # the drag handle, a filled block (2.5:1 on white; 6.5:1 on dark)
 MUTED = "#808080"  # provisional fits, best-epoch marks: 4.0:1 on white, 4.8:1 on dark
 

@@ -16,13 +16,14 @@ import ipywidgets as widgets
 import numpy as np
 
 from nmi_jupyter.engine.rigorous_result import RigorousResult
-from nmi_jupyter.widgets.colours import BOUND, DROPPED, FIT, HANDLE, TRAIN
+from nmi_jupyter.widgets.colours import BOUND, DROPPED, FIT, HANDLE, NEIGHBOURS, TRAIN
 from nmi_jupyter.widgets.html import flags_html, verdict_badge
 from nmi_jupyter.widgets.static import png_of, with_picture
 
 __all__ = ["FitPanel", "USED", "DROPPED", "FIT", "HANDLE", "BOUND"]
 
 USED = TRAIN  # gammas in the fit
+KNN_X = -0.3  # where the nearest-neighbour estimate stands, left of the corrected MI
 
 
 class FitPanel(widgets.VBox):
@@ -107,6 +108,7 @@ class FitPanel(widgets.VBox):
         self.bound_line = bq.Lines(
             x=[], y=[], scales=scales, colors=[BOUND], line_style="dashed", stroke_width=1.5
         )
+        self.neighbours_bar, self.neighbours_point = _neighbour_marks(scales)
         self.handle = bq.Scatter(
             x=[top + 0.5],
             y=[0.0],
@@ -142,6 +144,8 @@ class FitPanel(widgets.VBox):
             self.means,
             self.corrected_bar,
             self.corrected,
+            self.neighbours_bar,
+            self.neighbours_point,
             self.cut_line,
             self.handle,
         ]
@@ -283,6 +287,9 @@ class FitPanel(widgets.VBox):
         show_bound = r.linear_in_view(low, high)
         if show_bound:
             low, high = min(low, bound), max(high, bound)
+        knn = r.neighbours
+        if knn is not None:  # an estimate of the same MI: always in view
+            low, high = min(low, knn.mi - knn.se), max(high, knn.mi + knn.se)
         pad = 0.08 * (high - low or 1.0)
         self._syncing = True
         try:
@@ -299,6 +306,11 @@ class FitPanel(widgets.VBox):
                 self.corrected.x, self.corrected.y = [0.0], [fit.mi]
                 self.bound_line.x = [0.0, float(self.gammas.max())] if show_bound else []
                 self.bound_line.y = [bound, bound] if show_bound else []
+                spot = [] if knn is None else [KNN_X]
+                self.neighbours_point.x = spot
+                self.neighbours_point.y = [] if knn is None else [knn.mi]
+                self.neighbours_bar.x = spot * 2
+                self.neighbours_bar.y = [] if knn is None else [knn.mi - knn.se, knn.mi + knn.se]
                 self.corrected_bar.x = [0.0, 0.0]
                 self.corrected_bar.y = [ci_low, min(ci_high, high + pad)]
                 self.handle.x, self.handle.y = [largest + 0.5], [high]
@@ -325,8 +337,8 @@ class FitPanel(widgets.VBox):
         if r.neighbours is not None:
             knn = r.neighbours
             bound += (
-                f"<br>nearest-neighbour estimate (KSG, no training): {knn.mi:.4f} &plusmn; "
-                f"{knn.se:.4f} {u}"
+                f"<br>nearest-neighbour estimate (KSG, no training, purple): {knn.mi:.4f} "
+                f"&plusmn; {knn.se:.4f} {u}"
             )
         return (
             f"<div><b style='font-size:115%'>corrected MI = {html.escape(r.mi_text())}</b> "
@@ -337,6 +349,21 @@ class FitPanel(widgets.VBox):
             f"dropped: {html.escape(dropped)}{bound}{_choice_html(r)}"
             f"{flags_html(r.flags)}</div>"
         )
+
+
+def _neighbour_marks(scales: dict) -> tuple[bq.Lines, bq.Scatter]:
+    """The nearest-neighbour (KSG) estimate of few-dimensional data: its standard-error
+    bar and its point (data arrive in :meth:`FitPanel._draw`)."""
+    bar = bq.Lines(x=[], y=[], scales=scales, colors=[NEIGHBOURS], stroke_width=2)
+    point = bq.Scatter(
+        x=[],
+        y=[],
+        scales=scales,
+        colors=[NEIGHBOURS],
+        default_size=70,
+        tooltip=bq.Tooltip(fields=["y"], labels=["KSG estimate"], formats=[".3f"]),
+    )
+    return bar, point
 
 
 def _choice_html(result) -> str:

@@ -296,7 +296,19 @@ def test_the_neighbour_estimate_is_in_the_readout_with_its_flag(result):
     d["neighbours"] = {"mi": (result.mi + 1.0) * math.log(2), "se": 0.001, "k": 3, "n": 2000}
     below = type(result).from_dict(d)
     panel = FitPanel(below)
-    assert "nearest-neighbour estimate (KSG, no training)" in panel.readout.value
+    assert "nearest-neighbour estimate (KSG, no training" in panel.readout.value
     assert "below_neighbour_estimate</span>" in panel.readout.value
     d["neighbours"] = None
     assert "nearest-neighbour" not in FitPanel(type(result).from_dict(d)).readout.value
+
+
+def test_the_neighbour_estimate_is_drawn_and_kept_in_view(result):
+    d = result.to_dict()
+    d["neighbours"] = {"mi": (result.mi + 1.0) * math.log(2), "se": 0.01, "k": 3, "n": 2000}
+    shown = type(result).from_dict(d)
+    panel = FitPanel(shown)
+    assert list(panel.neighbours_point.y) == [pytest.approx(shown.neighbours.mi)]
+    assert panel.y_scale.max > shown.neighbours.mi + shown.neighbours.se
+    none = dataclasses.replace(result, neighbours=None)  # none computed: nothing drawn
+    assert len(FitPanel(none).neighbours_point.y) == 0
+    assert b"PNG" in panel.png()[:8]  # the saved picture draws it too (plots.py)
