@@ -33,7 +33,8 @@ DASK_CELLS = [
     CELLS[1].replace("-o res", "--executor client -o res"),
 ]
 # --flagged: one feature each with 10 bits; the critic stalls far below the linear lower
-# bound (fit_panel_flagged.png shows the flag, the bound's green dashes and the verdict).
+# bound and the KSG estimate (fit_panel_flagged.png shows the flags, the bound's green
+# dashes, the KSG point and the verdict).
 FLAGGED_CELLS = [
     "%load_ext nmi_jupyter\nimport nmi_jupyter as nmi\n"
     "x, y = nmi.generators.correlated_gaussians(n=5000, dim=1, mi=10.0, seed=0)",
