@@ -14,7 +14,6 @@ that a straight line through one feature pair already shows.
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -22,13 +21,13 @@ from typing import Any
 import numpy as np
 
 from nmi_jupyter.engine.data import column_blocks, copula_normal
-from nmi_jupyter.engine.units import from_nats
+from nmi_jupyter.engine.units import NatsWithError
 
 __all__ = ["LinearBound", "linear_bound"]
 
 
 @dataclass(frozen=True)
-class LinearBound:
+class LinearBound(NatsWithError):
     """The best single-pair Gaussian-copula MI between ``X[:, pair[0]]`` and
     ``Y[:, pair[1]]``, from ``n`` samples: ``mi_nats`` and its standard error
     ``se_nats`` in nats; ``mi`` and ``se`` in ``units``.
@@ -42,24 +41,6 @@ class LinearBound:
     pair: tuple[int, int]
     n: int
     units: str = "nats"
-
-    @property
-    def mi(self) -> float:
-        """The bound in ``units``."""
-        return float(from_nats(self.mi_nats, self.units))
-
-    @property
-    def se(self) -> float:
-        """Its standard error in ``units``."""
-        return float(from_nats(self.se_nats, self.units))
-
-    def to_units(self, units: str) -> LinearBound:
-        """The same bound reported in ``units`` ("bits" or "nats")."""
-        return dataclasses.replace(self, units=units)
-
-    def in_units(self, units: str) -> tuple[float, float]:
-        """(mi, se) in ``units``."""
-        return float(from_nats(self.mi_nats, units)), float(from_nats(self.se_nats, units))
 
     def describe(self, units: str | None = None) -> str:
         """One line for summaries: which pair, the bound and its standard error (in

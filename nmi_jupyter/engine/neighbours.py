@@ -16,7 +16,6 @@ categories: their neighbour distances collapse to zero and the estimator breaks)
 
 from __future__ import annotations
 
-import dataclasses
 import math
 from dataclasses import dataclass
 from typing import Any
@@ -26,7 +25,7 @@ from scipy.spatial import cKDTree
 from scipy.special import digamma
 
 from nmi_jupyter.engine.data import copula_normal
-from nmi_jupyter.engine.units import from_nats
+from nmi_jupyter.engine.units import NatsWithError
 
 __all__ = ["NeighbourEstimate", "neighbour_estimate", "MAX_DIMS", "MAX_SAMPLES"]
 
@@ -48,7 +47,7 @@ ORDER_WINDOW = 5
 
 
 @dataclass(frozen=True)
-class NeighbourEstimate:
+class NeighbourEstimate(NatsWithError):
     """The KSG estimate ``mi_nats`` and its standard error ``se_nats`` (nats) from ``n``
     samples with ``k`` neighbours; ``mi`` and ``se`` in ``units``.
 
@@ -63,24 +62,6 @@ class NeighbourEstimate:
     n: int
     units: str = "nats"
     in_order: float = 0.0
-
-    @property
-    def mi(self) -> float:
-        """The estimate in ``units``."""
-        return float(from_nats(self.mi_nats, self.units))
-
-    @property
-    def se(self) -> float:
-        """Its standard error in ``units``."""
-        return float(from_nats(self.se_nats, self.units))
-
-    def to_units(self, units: str) -> NeighbourEstimate:
-        """The same estimate reported in ``units`` ("bits" or "nats")."""
-        return dataclasses.replace(self, units=units)
-
-    def in_units(self, units: str) -> tuple[float, float]:
-        """(mi, se) in ``units``."""
-        return float(from_nats(self.mi_nats, units)), float(from_nats(self.se_nats, units))
 
     def describe(self, units: str | None = None) -> str:
         """One line for summaries."""
