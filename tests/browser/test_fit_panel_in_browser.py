@@ -151,7 +151,8 @@ def test_one_line_rigorous_cell_shows_one_truth_and_saves_the_dragged_fit(lab, b
             client,
             "' '.join(f'{abs(v):.3f} {abs(v):.4f}' for v in (res.mi, res.mi_error, "
             "res.mi_error_pred, "
-            "res.fit.slope, res.fit.delta, res.fit.r2, res.linear_mi))",
+            "res.fit.slope, res.fit.delta, res.fit.r2, res.linear_mi, res.neighbours.mi, "
+            "res.neighbours.se))",
         ).split()
         assert f"{float(kernel[1]):.4f}" in area  # the corrected MI
         stale = shown - set(kernel)
