@@ -21,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from nmi_jupyter.engine.data import column_blocks, copula_normal
+from nmi_jupyter.engine.neighbours import order_fraction
 from nmi_jupyter.engine.units import NatsWithError
 
 __all__ = ["LinearBound", "linear_bound"]
@@ -41,6 +42,9 @@ class LinearBound(NatsWithError):
     pair: tuple[int, int]
     n: int
     units: str = "nats"
+    # neighbours.order_fraction of the pair's normal scores: near 0 for i.i.d. samples,
+    # large for a time series (its neighbours in value are its neighbours in time)
+    in_order: float = 0.0
 
     def describe(self, units: str | None = None) -> str:
         """One line for summaries: which pair, the bound and its standard error (in
@@ -55,14 +59,20 @@ class LinearBound(NatsWithError):
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data, in nats whatever ``units`` (the saved format since it existed)."""
-        return {"mi": self.mi_nats, "se": self.se_nats, "pair": list(self.pair), "n": self.n}
+        return {
+            "mi": self.mi_nats,
+            "se": self.se_nats,
+            "pair": list(self.pair),
+            "n": self.n,
+            "in_order": self.in_order,
+        }
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> LinearBound:
         """The bound :meth:`to_dict` wrote (nats; a result converts it to its units)."""
-        return cls(
-            float(d["mi"]), float(d["se"]), (int(d["pair"][0]), int(d["pair"][1])), int(d["n"])
-        )
+        pair = (int(d["pair"][0]), int(d["pair"][1]))
+        in_order = float(d.get("in_order", 0.0))  # files from before it existed: 0
+        return cls(float(d["mi"]), float(d["se"]), pair, int(d["n"]), in_order=in_order)
 
 
 def linear_bound(x: np.ndarray, y: np.ndarray, normal_scores: bool = False) -> LinearBound:
@@ -86,7 +96,9 @@ def linear_bound(x: np.ndarray, y: np.ndarray, normal_scores: bool = False) -> L
             if abs(corr[i, j]) > abs(best):
                 best, pair = float(corr[i, j]), (x_cols.start + int(i), y_cols.start + int(j))
     rho = min(abs(best), 1.0 - 1e-15)
-    return LinearBound(-0.5 * math.log1p(-(rho**2)), rho / math.sqrt(n), pair, n)
+    i, j = pair
+    in_order = order_fraction(np.stack([sx[:, i], sy[:, j]], axis=1))
+    return LinearBound(-0.5 * math.log1p(-(rho**2)), rho / math.sqrt(n), pair, n, in_order=in_order)
 
 
 def _standard(z: np.ndarray) -> np.ndarray:

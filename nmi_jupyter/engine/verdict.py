@@ -27,6 +27,7 @@ from nmi_jupyter.engine.config import DEFAULT_EVAL_BATCH_SIZE, DEFAULT_VAL_FRACT
 from nmi_jupyter.engine.divergence import infonce_ceiling
 from nmi_jupyter.engine.extrapolate import GammaFit, fit_gamma_line
 from nmi_jupyter.engine.linear_bound import LinearBound
+from nmi_jupyter.engine.neighbours import MAX_SAMPLES as NEIGHBOUR_SAMPLES
 from nmi_jupyter.engine.neighbours import ORDER_WINDOW, NeighbourEstimate
 from nmi_jupyter.engine.units import NATS_PER_BIT, from_nats, to_nats
 
@@ -64,6 +65,7 @@ __all__ = [
     "control_flag",
     "linear_bound_flag",
     "neighbour_flag",
+    "order_flag",
     "control_estimate",
     "sweep_point_flags",
     "sweep_flags",
@@ -392,6 +394,7 @@ def diagnose(
         flags += control_flag(controls, fit.mi, units)
         flags += linear_bound_flag(fit.mi, linear, units)
         flags += neighbour_flag(fit.mi, fit.ci[1], neighbours, units)
+    flags += order_flag(linear, neighbours)
     return tuple(flags)
 
 
@@ -631,50 +634,56 @@ def neighbour_flag(
 ) -> list[Flag]:
     """Flag an estimate whose interval (up to ``high``) lies clearly below the
     nearest-neighbour estimate of few-dimensional data (:mod:`engine.neighbours`)."""
-    if neighbours is None:
+    if neighbours is None or not math.isfinite(estimate) or math.isnan(high):
         return []
-    flags = []
-    in_order = samples_in_order(neighbours)
-    if in_order:
-        flags.append(
-            Flag(
-                "samples_in_order",
-                f"{neighbours.in_order:.0%} of the samples' nearest neighbours are also their "
-                "neighbours in sample order: if the samples are a time series, split='random' "
-                "lets its autocorrelation pass for MI (use split='blocked' with a gap); if they "
-                "were only sorted, this is harmless",
-                unreliable=False,
-            )
-        )
-    if not math.isfinite(estimate) or math.isnan(high):
-        return flags
     knn, se = neighbours.in_units(units)
     if high >= knn - NEIGHBOUR_Z * se - NEIGHBOUR_RELATIVE * abs(knn):
-        return flags
+        return []
     cause = (
         "the critic missed structure, or the samples are a time series whose "
         "autocorrelation both count (see samples_in_order)"
-        if in_order
+        if in_order(neighbours.in_order, neighbours.n)
         else "the critic missed structure (a very sharp dependence, or edges such as noise "
         "of bounded support); report the KSG value (result.neighbours), or try a pair "
         "critic (critic='hybrid'), which gets closer on bounded noise"
     )
-    flags.append(
+    return [
         Flag(
             "below_neighbour_estimate",
             f"the estimate {estimate:.3f} {units} is {1 - estimate / knn:.0%} below "
             f"{knn:.3f} ± {se:.3f} {units}, what a nearest-neighbour estimate (KSG) finds in "
             f"these few dimensions without training: {cause}",
         )
-    )
-    return flags
+    ]
 
 
-def samples_in_order(neighbours: NeighbourEstimate) -> bool:
-    """Whether the samples' nearest neighbours are mostly their neighbours in sample
-    order (see IN_ORDER_FRACTION)."""
-    chance = min(1.0, 2 * ORDER_WINDOW / max(neighbours.n, 1))
-    fraction = neighbours.in_order
+def order_flag(linear: LinearBound | None, neighbours: NeighbourEstimate | None) -> list[Flag]:
+    """A warning when the samples' nearest neighbours (in the best linear pair's two
+    features, any dimension; in all features, up to neighbours.MAX_DIMS) are mostly
+    their neighbours in sample order: a time series split at random."""
+    found = [
+        (part.in_order, part.n)
+        for part in (neighbours, linear)
+        if part is not None and in_order(part.in_order, part.n)
+    ]
+    if not found:
+        return []
+    return [
+        Flag(
+            "samples_in_order",
+            f"{max(found)[0]:.0%} of the samples' nearest neighbours are also their neighbours "
+            "in sample order: if the samples are a time series, split='random' lets its "
+            "autocorrelation pass for MI (use split='blocked' with a gap); if they were only "
+            "sorted, this is harmless",
+            unreliable=False,
+        )
+    ]
+
+
+def in_order(fraction: float, n: int) -> bool:
+    """Whether ``fraction`` of the nearest neighbours of ``n`` samples being also their
+    neighbours in sample order is far beyond chance (see IN_ORDER_FRACTION)."""
+    chance = min(1.0, 2 * ORDER_WINDOW / max(min(n, NEIGHBOUR_SAMPLES), 1))
     return fraction > IN_ORDER_FRACTION and fraction > IN_ORDER_EXCESS * chance
 
 
@@ -704,6 +713,7 @@ def estimate_flags(result: EstimateResult) -> tuple[Flag, ...]:
         flags += _ceiling_flag([(r.mi, r.n_train)], r.settings, units, "the estimate is")
     flags += linear_bound_flag(r.mi, r.linear, units)
     flags += neighbour_flag(r.mi, r.mi, r.neighbours, units)
+    flags += order_flag(r.linear, r.neighbours)
     flags += samples_flag(r.n_train, r.x_dim, r.y_dim)
     flags += degenerate_flag(r.varying_samples)
     flags += _overfit_flag(r.mi, r.mi_val, units, "")

@@ -106,6 +106,24 @@ def test_a_time_series_split_at_random_is_told_to_split_in_blocks():
     assert neighbour_flag(2.0, 2.1, neighbour_estimate(x, y), "bits") == []
 
 
+def test_many_features_of_a_time_series_split_at_random_are_warned_too():
+    # Two independent 3-d random walks (6 features: no KSG estimate): the best linear
+    # pair's neighbours are in order.  Truth 0; the critic reads bits of "MI".
+    rng = np.random.default_rng(1)
+    x, y = np.cumsum(rng.normal(size=(3000, 3)), 0), np.cumsum(rng.normal(size=(3000, 3)), 0)
+    result = nmi.estimate(x, y, **{**TINY, "epochs": 5})
+    assert result.neighbours is None and result.linear.in_order > 0.3
+    assert "samples_in_order" in [f.code for f in result.flags]
+    saved = type(result).from_dict(result.to_dict())
+    assert saved.linear.in_order == result.linear.in_order
+    assert [f.code for f in saved.flags] == [f.code for f in result.flags]
+    # the same numbers of i.i.d. samples: no warning
+    x, y = nmi.generators.correlated_gaussians(3000, 10, 2.0, seed=0)
+    iid = nmi.estimate(x, y, **TINY)
+    assert iid.linear.in_order < 0.01
+    assert "samples_in_order" not in [f.code for f in iid.flags]
+
+
 def test_time_series_and_many_features_get_none():
     rng = np.random.default_rng(0)
     x, y = np.cumsum(rng.normal(size=(3000, 1)), 0), np.cumsum(rng.normal(size=(3000, 1)), 0)
