@@ -130,13 +130,17 @@ def order_fraction(points: np.ndarray, seed: int = 0) -> float:
     :data:`NEIGHBOURS` each) that are also within :data:`ORDER_WINDOW` places of them in
     sample order, on at most :data:`MAX_SAMPLES` samples (a random subset, in order):
     about ``2 * ORDER_WINDOW / n`` for i.i.d. samples in any order but sorted, far more
-    for a slow time series."""
+    for a slow time series; 0 where a feature repeats most of its values."""
     points = np.asarray(points, dtype=np.float64).reshape(len(points), -1)
     if len(points) < 50:
         return 0.0
     if len(points) > MAX_SAMPLES:
         rows = np.sort(np.random.default_rng(seed).choice(len(points), MAX_SAMPLES, replace=False))
         points = points[rows]
+    if any(len(np.unique(column)) < len(points) // 2 for column in points.T):
+        # mostly repeated values (counts, categories): ties make "nearest" arbitrary, and
+        # the search through them is slow (1.6 s for 20000 binary pairs)
+        return 0.0
     return _in_order(cKDTree(points).query(points, k=NEIGHBOURS + 1, p=np.inf)[1])
 
 
