@@ -81,6 +81,8 @@ def test_an_estimate_below_it_is_unreliable_and_saved_with_it(tmp_path):
     assert "below_neighbour_estimate" in [f.code for f in result.flags]
     assert not result.is_reliable
     assert "nearest-neighbour estimate (KSG" in result.summary()
+    rows = dict(result.table_rows())  # the HTML view's table
+    assert rows["nearest-neighbour estimate (KSG)"].startswith(f"{result.neighbours.mi:.4f} ± ")
     path = tmp_path / "r.json"
     result.save(path)
     loaded = nmi.load(path)
