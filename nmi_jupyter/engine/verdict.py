@@ -88,8 +88,8 @@ class Flag:
     ``code`` is stable (for programs and badges: "curvature", "too_few_gammas",
     "leverage", "sample_floor", "ceiling", "overfitting", "extrapolations_disagree",
     "negative_slope", "unstable_runs", "failed_runs", "shuffled_control",
-    "below_linear_bound", "below_neighbour_estimate", "partial", "critic_chosen";
-    warnings "samples_in_order", ...; for one run also "diverged",
+    "below_linear_bound", "below_neighbour_estimate", "samples_in_order", "partial",
+    "critic_chosen"; for one run also "diverged",
     "too_few_samples", "degenerate_variable"); ``message`` is one sentence
     for people; ``unreliable`` says whether it makes the result unreliable
     (otherwise it is a warning).
