@@ -17,11 +17,12 @@ TINY = {"epochs": 2, "batch_size": 64, "hidden_dim": 8, "embedding_dim": 4, "see
     [(1, 0.5, 2000, 10), (1, 3.0, 5000, 11), (2, 2.0, 5000, 12), (1, 1.0, 500, 13)],
 )
 def test_gaussians_give_their_mi(dim, bits, n, seed):
-    # Seeds kept apart from the ones the constants were measured on (0-9).  Within
-    # three standard errors and 3 %; the standard error is a few hundredths of a bit.
+    # Seeds kept apart from the ones the constants were measured on (0-9).  Within two
+    # of its standard errors and 2 % (its largest mean bias over seeds 0-9 of the suite's
+    # low-dimensional cases, 8 nats aside); the standard error is a few hundredths of a bit.
     x, y = nmi.generators.correlated_gaussians(n, dim, bits, seed=seed)
     mi, se = neighbour_estimate(x, y).in_units("bits")
-    assert abs(mi - bits) < 3 * se + 0.03 * bits, (mi, se)
+    assert abs(mi - bits) < 2 * se + 0.02 * bits, (mi, se)
     assert se < 4 / np.sqrt(n)
 
 
@@ -29,7 +30,7 @@ def test_bounded_noise_where_the_separable_critic_is_low():
     # y = x + w u with x, u uniform: the separable critic lands 12-15 % low here.
     x, y = nmi.generators.uniform_noise(5000, 1, 2.0, seed=14)
     mi, se = neighbour_estimate(x, y).in_units("bits")
-    assert abs(mi - 2.0) < 3 * se + 0.06
+    assert abs(mi - 2.0) < 2 * se + 0.04
 
 
 def test_only_ranks_matter():
