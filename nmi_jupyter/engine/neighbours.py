@@ -53,8 +53,8 @@ class NeighbourEstimate(NatsWithError):
 
     ``in_order``: the fraction of the samples' k nearest neighbours (in X and Y
     together) that are also within :data:`ORDER_WINDOW` places of them in sample order
-    (about ``2 * ORDER_WINDOW / n`` for i.i.d. samples in any order but sorted; near 1 for
-    a slow time series, whose neighbours in value are its neighbours in time)."""
+    (about ``2 * ORDER_WINDOW / n`` for i.i.d. samples in any order but sorted; 0.35-0.45
+    for random walks, whose neighbours in value are their neighbours in time)."""
 
     mi_nats: float
     se_nats: float
@@ -102,7 +102,7 @@ def neighbour_estimate(
     if x.shape[1] + y.shape[1] > MAX_DIMS or n < 50:
         return None
     if n > MAX_SAMPLES:
-        rows = np.sort(np.random.default_rng(seed).choice(n, MAX_SAMPLES, replace=False))
+        rows = _subset(n, seed)
         x, y, n = x[rows], y[rows], MAX_SAMPLES
     if not all(_distinct(column) for column in (*x.T, *y.T)):
         return None
@@ -135,13 +135,17 @@ def order_fraction(points: np.ndarray, seed: int = 0) -> float:
     if len(points) < 50:
         return 0.0
     if len(points) > MAX_SAMPLES:
-        rows = np.sort(np.random.default_rng(seed).choice(len(points), MAX_SAMPLES, replace=False))
-        points = points[rows]
+        points = points[_subset(len(points), seed)]
     if any(len(np.unique(column)) < len(points) // 2 for column in points.T):
         # mostly repeated values (counts, categories): ties make "nearest" arbitrary, and
         # the search through them is slow (1.6 s for 20000 binary pairs)
         return 0.0
     return _in_order(cKDTree(points).query(points, k=NEIGHBOURS + 1, p=np.inf)[1])
+
+
+def _subset(n: int, seed: int) -> np.ndarray:
+    """:data:`MAX_SAMPLES` of ``n`` row indices drawn with ``seed``, in sample order."""
+    return np.sort(np.random.default_rng(seed).choice(n, MAX_SAMPLES, replace=False))
 
 
 def _in_order(nearest: np.ndarray) -> float:
