@@ -3,6 +3,7 @@
     OMP_NUM_THREADS=1 python benchmarks/speed.py                 # cases a, b, d; ~1 minute
     OMP_NUM_THREADS=1 python benchmarks/speed.py --quick         # case a only
     OMP_NUM_THREADS=1 python benchmarks/speed.py --compare float32,auto --rounds 2
+    OMP_NUM_THREADS=1 python benchmarks/speed.py --gammas default 1,2,3,5,7,10 --rounds 2
     python benchmarks/speed.py --device cuda                     # the same on a GPU
 
 Three cases generated with ``nmi.generators`` at the issue's sizes (float32 data,
@@ -18,12 +19,14 @@ side by side on this machine kind: 42.6, 66.4 and 43.2 s; these are recorded fig
 not re-run here), the training samples per CPU second, and the efficiency: training
 FLOP/s over the float32 FLOP/s of the workload's own batched matmul shapes measured in
 this run on the same thread.  With ``--compare`` the precisions run interleaved
-(A/B/A/B), so a busy machine slows both alike.  Tests never assert times.
+(A/B/A/B), so a busy machine slows both alike; ``--gammas`` does the same for sets of
+gammas (``default``: the library's 1..10).  Tests never assert times.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import json
 import time
 
@@ -107,10 +110,13 @@ def training_work(rr: nmi.RigorousResult, x_dim: int, y_dim: int) -> tuple[int, 
     return samples, 3.0 * per_sample_forward * samples
 
 
-def measure(x: np.ndarray, y: np.ndarray, device: str, precision: str) -> dict:
+def measure(
+    x: np.ndarray, y: np.ndarray, device: str, precision: str, gammas: tuple[int, ...] | None
+) -> dict:
     _sync(torch.device(device))
+    options = {} if gammas is None else {"gammas": gammas}
     cpu, wall = time.process_time(), time.perf_counter()
-    rr = nmi.rigorous(x, y, seed=0, device=device, threads=1, precision=precision)
+    rr = nmi.rigorous(x, y, seed=0, device=device, threads=1, precision=precision, **options)
     _sync(torch.device(device))
     cpu, wall = time.process_time() - cpu, time.perf_counter() - wall
     samples, flops = training_work(rr, x.shape[1], y.shape[1])
@@ -141,12 +147,21 @@ def main() -> None:
         default=EstimateConfig().precision,
         help="precisions to run interleaved, comma separated (default: the library's default)",
     )
+    parser.add_argument(
+        "--gammas",
+        nargs="+",
+        default=["default"],
+        help="sets of gammas to run interleaved, e.g. default 1,2,3,5,7,10",
+    )
     parser.add_argument("--rounds", type=int, default=1, help="rounds of the interleaved runs")
     parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args()
     torch.set_num_threads(1)
     device = torch.device(args.device)
     precisions = [p.strip() for p in args.compare.split(",") if p.strip()]
+    gamma_sets = [
+        None if g == "default" else tuple(int(v) for v in g.split(",")) for g in args.gammas
+    ]
     data = cases(args.quick)
     print(f"torch {torch.__version__}, device {device}, 1 torch thread; precisions {precisions}")
     print(
@@ -157,14 +172,15 @@ def main() -> None:
     for r in range(args.rounds):
         for key, (label, x, y) in data.items():
             peak = workload_peak(x.shape[1], y.shape[1], device)
-            for precision in precisions:
-                m = measure(x, y, args.device, precision)
+            for precision, gammas in itertools.product(precisions, gamma_sets):
+                m = measure(x, y, args.device, precision, gammas)
                 rr = m["result"]
+                which = "" if gammas is None else f", gammas {','.join(map(str, gammas))}"
                 seconds = m["cpu"] if device.type == "cpu" else m["wall"]
                 ratio = REFERENCE_CPU_S[key] / seconds
                 eff = m["flops"] / seconds / peak
                 print(
-                    f"round {r} ({key}) {label}, precision {precision}: "
+                    f"round {r} ({key}) {label}, precision {precision}{which}: "
                     f"{m['cpu']:6.2f} CPU s ({m['wall']:.2f} s wall)  "
                     f"{ratio:5.1f}x the reference (goal {GOAL_RATIO:.0f}x: "
                     f"<= {REFERENCE_CPU_S[key] / GOAL_RATIO:.2f} s)  "
@@ -178,6 +194,7 @@ def main() -> None:
                         "case": key,
                         "round": r,
                         "precision": precision,
+                        "gammas": list(rr.gammas),
                         "cpu_s": m["cpu"],
                         "wall_s": m["wall"],
                         "ratio_to_reference": ratio,

@@ -29,3 +29,23 @@ def test_summary_scores_coverage_misses_and_flags():
     assert "good estimates with no flag: 3/3 = 100%" in text
     # the one-sided interval has no width: the median is over the three two-sided ones
     assert "two-sided intervals (MI > 0): 0.100 bits" in text
+
+
+def test_only_gammas_is_the_analysis_with_those_gammas():
+    """recalibrate --gammas drops runs instead of training again: that is only right if a
+    run's chunk and seed do not depend on the other gammas of its analysis."""
+    import nmi_jupyter as nmi
+
+    recalibrate = pytest.importorskip("recalibrate")
+    x, y = nmi.generators.correlated_gaussians(600, 2, 1.0, seed=3)
+    options = dict(seed=5, epochs=3, hidden_dim=16, control=False)
+    full = nmi.rigorous(x, y, gammas=(1, 2, 3, 4), **options)
+    fewer = nmi.rigorous(x, y, gammas=(1, 2, 4), **options)
+    dropped = recalibrate.only_gammas(full, (1, 2, 4))
+    assert dropped.gammas == (1, 2, 4)
+    runs, trained = (sorted((r.gamma, r.chunk, r.mi) for r in rr.runs) for rr in (dropped, fewer))
+    assert [r[:2] for r in runs] == [r[:2] for r in trained]
+    # the same numbers (bit for bit here: a run's arithmetic does not depend on its company)
+    assert [r[2] for r in runs] == pytest.approx([r[2] for r in trained], rel=1e-5)
+    assert dropped.interval == pytest.approx(fewer.interval, rel=1e-4)
+    assert recalibrate.training_samples(dropped.runs) < recalibrate.training_samples(full.runs)

@@ -16,6 +16,12 @@ to seconds per case).
 
 Thresholds tuned on one seed should be judged on another (``--by-seed``): tuning and
 reporting on the same results overfits the verdict.
+
+``--gammas 1,2,3,5,10`` scores each result as if its analysis had trained only those
+gammas (the other gammas' runs are dropped, the fit and flags redone: a run's chunk and
+seed do not depend on which other gammas an analysis has, so this is the analysis that
+``gammas=`` would have trained) and prints the share of the training work (epochs times
+training samples, controls included) that those runs took.
 """
 
 from __future__ import annotations
@@ -37,6 +43,7 @@ from nmi_jupyter.engine.data import check_pair
 from nmi_jupyter.engine.extrapolate import _weights, fit_gamma_line, wls
 from nmi_jupyter.engine.linear_bound import linear_bound
 from nmi_jupyter.engine.neighbours import neighbour_estimate
+from nmi_jupyter.engine.rigorous_result import _fit_request, fit_runs
 
 CASES = {c.name: c for c in (*DEFAULT, *QUICK)}
 
@@ -59,12 +66,42 @@ def parse_name(path: Path) -> tuple[str, str, int]:
     return case, estimator, int(seed.lstrip("s"))
 
 
-def score(path: Path, inner: bool = False) -> tuple[Row, dict]:
+def training_samples(runs) -> int:
+    """Samples the runs trained on: epochs times training samples (val_fraction 0.1)."""
+    return sum(r.epochs_run * (r.n_samples - max(round(r.n_samples * 0.1), 1)) for r in runs)
+
+
+def only_gammas(rr, gammas: tuple[int, ...]):
+    """``rr`` as if its analysis had trained only ``gammas`` (refit, automatic mode)."""
+    gammas = tuple(g for g in rr.gammas if g in gammas)
+    runs = tuple(r for r in rr.runs if r.gamma in gammas)
+    request = {**rr.settings.get("fit", {}), "exclude": None, "use": None}
+    request = _fit_request(request, gammas)
+    return dataclasses.replace(
+        rr,
+        runs=runs,
+        gammas=gammas,
+        fit=fit_runs(runs, rr.n_samples, request),
+        settings={**rr.settings, "gammas": list(gammas), "fit": request},
+    )
+
+
+WORK = {"all": 0, "kept": 0}  # training samples of every run / of the runs --gammas keeps
+
+
+def score(
+    path: Path, inner: bool = False, gammas: tuple[int, ...] | None = None
+) -> tuple[Row, dict]:
     """The run.py row of one saved result, refit now, and (``inner``) its fit's inner
-    numbers (without, this works with older engines too: the "before" numbers)."""
+    numbers (without, this works with older engines too: the "before" numbers);
+    ``gammas``: only those gammas' runs (see ``only_gammas``)."""
     name, estimator, seed = parse_name(path)
     case = CASES[name]
     rr = nmi.load(path)
+    if gammas is not None:
+        WORK["all"] += training_samples(rr.runs + rr.controls)
+        rr = only_gammas(rr, gammas)
+        WORK["kept"] += training_samples(rr.runs + rr.controls)
     if getattr(rr, "linear", False) is None:  # saved before the bound existed
         rr = dataclasses.replace(rr, linear=case_bound(name, seed))
     if getattr(rr, "neighbours", False) is None:  # none computed, or saved before it existed
@@ -156,12 +193,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--by-seed", action="store_true", help="one summary per seed as well")
     parser.add_argument("--quiet", action="store_true", help="summaries only, no rows")
     parser.add_argument("--csv", type=Path, help="write the fits' inner numbers here")
+    parser.add_argument(
+        "--gammas", help="score as if only these gammas had trained, e.g. 1,2,3,5,10"
+    )
     args = parser.parse_args(argv)
+    gammas = None if args.gammas is None else tuple(int(g) for g in args.gammas.split(","))
     paths = sorted(p for folder in args.folders for p in folder.glob("*.json"))
     if not paths:
         print("no saved results (*.json) in " + ", ".join(map(str, args.folders)))
         return 1
-    scored = [score(p, inner=args.csv is not None) for p in paths]
+    scored = [score(p, inner=args.csv is not None, gammas=gammas) for p in paths]
     order: dict[str, int] = {}
     for c in (*DEFAULT, *QUICK):
         order.setdefault(c.name, len(order))
@@ -180,6 +221,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"\n== {label} ==", end="")
         for line in summary_lines(group, nominal):
             print(line)
+    if gammas is not None:
+        share = WORK["kept"] / max(WORK["all"], 1)
+        print(f"\ngammas {args.gammas}: {100 * share:.1f} % of the training samples of all gammas")
     if args.csv:
         keys: list[str] = []
         for _, feat in scored:
