@@ -66,9 +66,11 @@ def parse_name(path: Path) -> tuple[str, str, int]:
     return case, estimator, int(seed.lstrip("s"))
 
 
-def training_samples(runs) -> int:
-    """Samples the runs trained on: epochs times training samples (val_fraction 0.1)."""
-    return sum(r.epochs_run * (r.n_samples - max(round(r.n_samples * 0.1), 1)) for r in runs)
+def training_samples(runs, val_fraction: float = 0.1) -> int:
+    """Samples the runs trained on: epochs times training samples."""
+    return sum(
+        r.epochs_run * (r.n_samples - max(round(r.n_samples * val_fraction), 1)) for r in runs
+    )
 
 
 def only_gammas(rr, gammas: tuple[int, ...]):
@@ -99,9 +101,10 @@ def score(
     case = CASES[name]
     rr = nmi.load(path)
     if gammas is not None:
-        WORK["all"] += training_samples(rr.runs + rr.controls)
+        fraction = rr.settings.get("val_fraction", 0.1)
+        WORK["all"] += training_samples(rr.runs + rr.controls, fraction)
         rr = only_gammas(rr, gammas)
-        WORK["kept"] += training_samples(rr.runs + rr.controls)
+        WORK["kept"] += training_samples(rr.runs + rr.controls, fraction)
     if getattr(rr, "linear", False) is None:  # saved before the bound existed
         rr = dataclasses.replace(rr, linear=case_bound(name, seed))
     if getattr(rr, "neighbours", False) is None:  # none computed, or saved before it existed
