@@ -108,7 +108,7 @@ def plot_gamma_fit(result: RigorousResult, ax=None):
             knn.mi,
             yerr=knn.se,
             fmt="o",
-            color="#9467bd",
+            color="C4",  # the widgets' NEIGHBOURS colour in the default cycle
             capsize=3,
             ms=6,
             label=f"nearest-neighbour estimate, KSG ({knn.mi:.3f}; no training)",
