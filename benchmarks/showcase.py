@@ -31,6 +31,8 @@ N, LATENT_DIM, OUT_DIM = 2000, 10, 100
 #: lever name -> options given to ``nmi.rigorous`` on top of the defaults
 LEVERS: dict[str, dict] = {
     "default": {},  # the default critic (critic_search is opt-in)
+    # lr 1e-3 with a learning-rate drop at the first stall (docs/research/training.md)
+    "lr1e-3+drop": {"lr": 1e-3, "lr_drop": 0.25},
     "search": {"critic_search": True},  # the critic search (engine/critic_search.py)
     "no-search": {"critic_search": False},  # the same as "default", named for old commands
     # regularising the critic

@@ -27,6 +27,7 @@ from nmi_jupyter.engine.options import (
     DEFAULT_GAUSSIAN_SIGMA,
     DEFAULT_HIDDEN_DIM,
     DEFAULT_LR,
+    DEFAULT_LR_DROP,
     DEFAULT_MEDIAN_WINDOW,
     DEFAULT_MIN_IMPROVEMENT,
     DEFAULT_N_LAYERS,
@@ -90,7 +91,14 @@ class EstimateConfig:
             with the default concat critic) is refused before training.
         lr: Adam learning rate.
         patience: epochs without relative improvement of the smoothed validation
-            curve before stopping.
+            curve before the learning rate drops (``lr_drop``) or, after the drop or
+            without one, before stopping.
+        lr_drop: at the first stall (``patience`` epochs without improvement) the
+            learning rate is multiplied by this, once, and training goes on until the
+            smoothed validation curve stalls for ``max(patience // 2, 1)`` epochs more
+            (counted from the drop or the best epoch after it); 1 stops at the first
+            stall.  The last steps at a smaller rate settle the critic that a larger one
+            leaves jittering about its optimum.
         min_improvement: relative improvement that counts (1e-3 = 0.1 %).
         hidden_dim, n_layers, embedding_dim, activation: the MLPs.
         embedding: how windows (N, window, channels) become embeddings: ``mlp``
@@ -142,6 +150,7 @@ class EstimateConfig:
     batch_size: int = DEFAULT_BATCH_SIZE
     lr: float = DEFAULT_LR
     patience: int = DEFAULT_PATIENCE
+    lr_drop: float = DEFAULT_LR_DROP
     min_improvement: float = DEFAULT_MIN_IMPROVEMENT
     hidden_dim: int = DEFAULT_HIDDEN_DIM
     n_layers: int = DEFAULT_N_LAYERS

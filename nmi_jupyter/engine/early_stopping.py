@@ -44,17 +44,32 @@ def best_index(smoothed: np.ndarray, min_improvement: float = 0.0) -> int:
 
 @dataclass(frozen=True)
 class StopDecision:
-    """What the tracker concluded after an epoch (epochs count from 0)."""
+    """What the tracker concluded after an epoch (epochs count from 0).
+
+    ``stalled`` counts the epochs without improvement toward the stop, out of
+    ``patience``: since the best epoch, or after a learning-rate drop since the later of
+    the drop and the best epoch.  ``drop`` is True at the one epoch where the learning
+    rate drops (the first stall, when the tracker drops); ``dropped``: it has dropped.
+    """
 
     smoothed: np.ndarray
     best_epoch: int
     epochs_since_best: int
     stop: bool
     keep: frozenset[int]  # epochs whose checkpoints may still become the best
+    stalled: int = 0
+    patience: int = 0
+    drop: bool = False
+    dropped: bool = False
 
 
 class EarlyStopping:
     """Stops when the smoothed validation value has not improved for ``patience`` epochs.
+
+    With ``drop`` the first such stall does not stop: it asks for a smaller learning
+    rate (:attr:`StopDecision.drop`), and training stops once the curve has not
+    improved for ``max(patience // 2, 1)`` epochs counted from the later of the drop and
+    the best epoch.  The best epoch is chosen over the whole curve, before and after.
 
     Smoothing looks ahead, so the last ``settle`` epochs' smoothed values still move
     as new epochs arrive; the best epoch can therefore only be one of those or the
@@ -68,8 +83,12 @@ class EarlyStopping:
         min_improvement: float = 1e-3,
         median_window: int = 5,
         sigma: float = 1.0,
+        drop: bool = False,
     ) -> None:
         self.patience = patience
+        self.drop = drop
+        self.after_drop = max(patience // 2, 1)
+        self.dropped_at: int | None = None
         self.min_improvement = min_improvement
         self.median_window = median_window
         self.sigma = sigma
@@ -85,10 +104,24 @@ class EarlyStopping:
         keep = set(range(n_settled, len(smoothed)))
         if n_settled:
             keep.add(best_index(smoothed[:n_settled], self.min_improvement))
+        drop = False
+        if self.dropped_at is None:
+            stalled, patience = last - best, self.patience
+            stop = stalled >= patience
+            if stop and self.drop:
+                drop, stop = True, False
+                self.dropped_at = last
+        else:
+            stalled, patience = last - max(best, self.dropped_at), self.after_drop
+            stop = stalled >= patience
         return StopDecision(
             smoothed=smoothed,
             best_epoch=best,
             epochs_since_best=last - best,
-            stop=last - best >= self.patience,
+            stop=stop,
             keep=frozenset(keep),
+            stalled=stalled,
+            patience=patience,
+            drop=drop,
+            dropped=self.dropped_at is not None,
         )

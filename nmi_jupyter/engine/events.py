@@ -56,7 +56,10 @@ class RunStarted:
 @dataclass(frozen=True)
 class EpochEnded:
     """One epoch finished.  ``val_smoothed`` is the whole smoothed curve so far
-    (its last few values still move as epochs arrive)."""
+    (its last few values still move as epochs arrive).  The run stops when ``stalled``
+    (epochs without improvement, counted from the later of the best epoch and the
+    learning-rate drop) reaches ``patience`` (the run's patience, or half of it once
+    ``lr_dropped``)."""
 
     run_id: int
     epoch: int
@@ -70,6 +73,10 @@ class EpochEnded:
     gamma: int | None = None
     chunk: int | None = None
     control: bool = False  # a shuffled-pairs control run of a rigorous analysis
+    # last, so that events built positionally keep their meaning
+    stalled: int = 0
+    patience: int = 0
+    lr_dropped: bool = False
 
 
 @dataclass(frozen=True)

@@ -90,6 +90,7 @@ DEFAULT_EPOCHS = 50
 DEFAULT_BATCH_SIZE = 128
 DEFAULT_LR = 5e-4
 DEFAULT_PATIENCE = 10
+DEFAULT_LR_DROP = 1.0
 DEFAULT_MIN_IMPROVEMENT = 1e-3
 DEFAULT_HIDDEN_DIM = 64
 DEFAULT_N_LAYERS = 2
@@ -298,7 +299,19 @@ _TABLE = (
         "patience",
         DEFAULT_PATIENCE,
         1,
-        "epochs without improvement of the smoothed validation MI before stopping",
+        "epochs without improvement of the smoothed validation MI before the learning "
+        "rate drops (lr_drop), or before stopping",
+    ),
+    OptionSpec(
+        "lr_drop",
+        "float",
+        DEFAULT_LR_DROP,
+        "when the smoothed validation MI first stalls for patience epochs, the learning "
+        "rate is multiplied by this and training goes on until it stalls for patience // 2 "
+        "more; 1: stop at the first stall",
+        low=0.0,
+        high=1.0,
+        low_open=True,
     ),
     OptionSpec(
         "min_improvement",

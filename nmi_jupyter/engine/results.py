@@ -562,10 +562,14 @@ _REQUIRED_SETTINGS = ("estimator", "critic", "epochs", "batch_size")
 def check_settings(settings: dict[str, Any]) -> None:
     """Raise ValueError when a loaded result's settings lack what its views read, or
     hold an option value the engine would refuse (checked by the same validation as
-    ``estimate()``'s options; keys it does not know are left alone)."""
+    ``estimate()``'s options; keys it does not know are left alone).  A file saved before
+    ``lr_drop`` existed gets ``lr_drop=1`` in place: its runs stopped at the first stall,
+    and its settings must say so to reproduce them."""
     missing = [key for key in _REQUIRED_SETTINGS if key not in settings]
     if missing:
         raise ValueError(f"its settings have no {missing[0]!r}")
+    if "lr" in settings:
+        settings.setdefault("lr_drop", 1.0)
     try:
         make_config(**{k: v for k, v in settings.items() if k in option_names()})
     except NeuralMIError as exc:

@@ -116,8 +116,14 @@ class RunState:
         self.train_order = torch.randperm(n_train, generator=self.shuffler).to(self.device)
         self.val_order = torch.randperm(n_val, generator=self.shuffler).to(self.device)
         self.stopper = EarlyStopping(
-            config.patience, config.min_improvement, config.median_window, config.gaussian_sigma
+            config.patience,
+            config.min_improvement,
+            config.median_window,
+            config.gaussian_sigma,
+            drop=config.lr_drop < 1,
         )
+        # The learning rate's multiplier now: config.lr_drop from the stall that drops it.
+        self.lr_scale = 1.0
         block = config.batch_size
         self.n_batches = n_train // block  # the incomplete last batch is dropped
         self.curve_subset = train_subset_size(n_train, n_val, block)
@@ -180,6 +186,8 @@ class RunState:
         self.smoothed, self.best_epoch = decision.smoothed, decision.best_epoch
         for old in [e for e in self.checkpoints if e not in decision.keep]:
             del self.checkpoints[old]
+        if decision.drop:
+            self.lr_scale = self.config.lr_drop
         units = self.config.units
         self.emit(
             EpochEnded(
@@ -189,6 +197,9 @@ class RunState:
                 val_smoothed=tuple(float(v) for v in from_nats(self.smoothed, units)),
                 best_epoch=self.best_epoch,
                 epochs_since_best=decision.epochs_since_best,
+                stalled=decision.stalled,
+                patience=decision.patience,
+                lr_dropped=decision.dropped,
                 elapsed=time.perf_counter() - self.start,
                 units=units,
                 **self.tags,

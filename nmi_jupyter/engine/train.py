@@ -107,6 +107,8 @@ def train_run(
                 reason = "cancelled"
                 break
             critic.train()
+            for group in optimizer.param_groups:
+                group["lr"] = config.lr * state.lr_scale
             perm = state.new_epoch()
             finite = True
             for b in range(state.n_batches):

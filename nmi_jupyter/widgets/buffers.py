@@ -37,6 +37,8 @@ class RunTrace:
     smoothed: tuple[float, ...] = ()
     best_epoch: int = -1
     epochs_since_best: int = 0
+    stalled: int = 0  # epochs without improvement toward the stop (of `patience` now)
+    lr_dropped: bool = False
     elapsed: float = 0.0
     status: str = "running"  # running, done, stopped
     stop_reason: str = ""
@@ -92,6 +94,11 @@ class EventBuffer:
             trace.smoothed = event.val_smoothed
             trace.best_epoch = event.best_epoch
             trace.epochs_since_best = event.epochs_since_best
+            trace.lr_dropped = event.lr_dropped
+            if event.patience:  # events from an engine that counts the stall itself
+                trace.stalled, trace.patience = event.stalled, event.patience
+            else:
+                trace.stalled = event.epochs_since_best
             trace.elapsed = event.elapsed
             self.current = event.run_id
         elif isinstance(event, RunEnded):

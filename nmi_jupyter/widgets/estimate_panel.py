@@ -91,8 +91,8 @@ class EstimatePanel(TrainingPanel):
         self.status.value = (
             f"<b>epoch {epoch}</b> of at most {trace.max_epochs} &middot; "
             f"{trace.elapsed:.1f} s elapsed, at most {eta:.0f} s left &middot; best epoch "
-            f"{trace.best_epoch + 1} ({trace.epochs_since_best}/{trace.patience} epochs "
-            f"without improvement)"
+            f"{trace.best_epoch + 1} ({trace.stalled}/{trace.patience} epochs "
+            f"without improvement{'; learning rate dropped' if trace.lr_dropped else ''})"
         )
 
     def _number_html(self, result, fit_below: bool, reason: str) -> str:

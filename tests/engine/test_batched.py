@@ -32,6 +32,44 @@ def test_stacked_adam_is_independent_torch_adams():
         torch.testing.assert_close(stacked[k], separate[k].detach(), rtol=1e-6, atol=1e-7)
 
 
+@pytest.mark.parametrize("weight_decay", [0.0, 0.1])
+def test_stacked_adam_takes_each_runs_own_learning_rate(weight_decay):
+    torch.manual_seed(0)
+    stacked = torch.randn(3, 4, 5)
+    scales = [1.0, 0.25, 0.5]
+    separate = [stacked[k].clone().requires_grad_() for k in range(3)]
+    optimisers = [
+        torch.optim.AdamW([p], lr=1e-2 * scales[k], weight_decay=weight_decay)
+        for k, p in enumerate(separate)
+    ]
+    adam = StackedAdam([stacked], lr=1e-2, weight_decay=weight_decay)
+    for step in range(5):
+        grads = torch.randn(3, 4, 5) * (step + 1)
+        adam.step([stacked], [grads], scales)
+        for k, (p, opt) in enumerate(zip(separate, optimisers, strict=True)):
+            p.grad = grads[k].clone()
+            opt.step()
+    for k in range(3):
+        torch.testing.assert_close(stacked[k], separate[k].detach(), rtol=1e-5, atol=1e-6)
+
+
+def test_a_runs_step_does_not_depend_on_the_other_runs_rates():
+    torch.manual_seed(1)
+    start = torch.randn(3, 4, 5)
+    grads = [torch.randn(3, 4, 5) for _ in range(4)]
+    finals = {}
+    for scales in ([1.0, 0.25, 0.25], [0.25, 0.25, 0.25], [1.0, 1.0, 1.0], [1.0, 0.25, 1.0]):
+        stacked = start.clone()
+        adam = StackedAdam([stacked], lr=1e-2)
+        for g in grads:
+            adam.step([stacked], [g], scales)
+        finals[tuple(scales)] = stacked
+    # bit for bit: run 1 at 0.25 beside a run at 1 or beside runs at 0.25; run 0 at 1 likewise
+    assert torch.equal(finals[(1.0, 0.25, 0.25)][1], finals[(0.25, 0.25, 0.25)][1])
+    assert torch.equal(finals[(1.0, 0.25, 0.25)][0], finals[(1.0, 1.0, 1.0)][0])
+    assert torch.equal(finals[(1.0, 0.25, 1.0)][2], finals[(1.0, 1.0, 1.0)][2])
+
+
 def test_dropping_a_run_keeps_the_others_state():
     params = [torch.zeros(3, 2)]
     adam = StackedAdam(params, lr=0.1)

@@ -71,3 +71,42 @@ def test_kept_checkpoints_always_contain_the_best_epoch(seed):
         stored &= decision.keep
         assert decision.best_epoch in stored
         assert len(stored) <= stopper.settle + 1
+
+
+def test_the_first_stall_drops_the_learning_rate_and_half_the_patience_ends_the_run():
+    rising = list(np.linspace(0, 2, 15))
+    scores = rising + [2.0 - 0.05 * k for k in range(1, 40)]
+    plain_stop, plain = _run(scores, patience=6)
+    stopper = EarlyStopping(6, drop=True)
+    decisions = []
+    for s in scores:
+        decisions.append(stopper.update(s))
+        if decisions[-1].stop:
+            break
+    drops = [epoch for epoch, d in enumerate(decisions) if d.drop]
+    assert drops == [plain_stop]  # the stall that would have stopped drops instead, once
+    assert not decisions[plain_stop].stop and decisions[plain_stop].dropped
+    assert not any(d.dropped for d in decisions[:plain_stop])
+    # Nothing improves after the drop: the run ends patience // 2 = 3 epochs later.
+    assert len(decisions) - 1 == plain_stop + 3
+    last = decisions[-1]
+    assert last.stop and last.stalled == 3 and last.patience == 3
+    assert last.best_epoch == plain.best_epoch  # the best epoch is the whole curve's
+
+
+def test_an_improvement_after_the_drop_restarts_the_shorter_count():
+    stopper = EarlyStopping(6, drop=True)
+    scores = list(np.linspace(0, 2, 15))
+    for s in scores:
+        decision = stopper.update(s)
+    while not decision.drop:  # flat until the stall drops the learning rate
+        decision = stopper.update(2.0)
+    dropped_at = len(stopper.values) - 1
+    for s in [*np.linspace(2.1, 3.0, 10), *[3.0] * 20]:  # the smaller rate finds more
+        decision = stopper.update(s)
+        if decision.stop:
+            break
+    last = len(stopper.values) - 1
+    assert decision.stop and decision.dropped and last > dropped_at + 10
+    assert decision.best_epoch > dropped_at and decision.stalled == 3
+    assert last - decision.best_epoch == 3

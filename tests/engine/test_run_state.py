@@ -54,12 +54,38 @@ def _feed(state, values):
     return None
 
 
+@pytest.mark.parametrize("lr_drop", [0.25, 1.0])
+def test_the_learning_rate_drops_once_at_the_first_stall(lr_drop):
+    values = list(np.linspace(0.0, 1.0, 12)) + [1.0] * 30
+    events = []
+    state = _state(events, config=CONFIG.replace(patience=4, lr_drop=lr_drop))
+    scales = []
+    for epoch, value in enumerate(values):
+        reason = state.end_epoch(value, value, True, _checkpoint(epoch))
+        scales.append(state.lr_scale)
+        if reason is not None:
+            break
+    epochs = [e for e in events if isinstance(e, EpochEnded)]
+    dropped = [e.epoch for e in epochs if e.lr_dropped]
+    if lr_drop == 1.0:  # no drop: the run stops at the first stall
+        assert set(scales) == {1.0} and not dropped
+        assert epochs[-1].stalled == epochs[-1].patience == 4
+    else:
+        first = dropped[0]
+        assert scales[:first] == [1.0] * first and set(scales[first:]) == {0.25}
+        assert epochs[first].stalled == epochs[first].patience == 4  # the stall that drops
+        # after the drop the count restarts at the drop and runs to patience // 2
+        assert [e.stalled for e in epochs[first + 1 :]] == [1, 2]
+        assert {e.patience for e in epochs[first + 1 :]} == {2}
+    assert reason == "early_stopping"
+
+
 def test_epochs_follow_the_early_stopping_tracker_and_keep_few_checkpoints():
     values = list(np.linspace(0.0, 1.0, 12)) + [1.0 - 0.1 * k for k in range(1, 20)]
     events = []
     state = _state(events)
     reason = _feed(state, values)
-    tracker = EarlyStopping(CONFIG.patience)
+    tracker = EarlyStopping(CONFIG.patience, drop=CONFIG.lr_drop < 1)
     for value in values:  # the same scores, the tracker alone
         decision = tracker.update(value)
         if decision.stop:

@@ -173,6 +173,18 @@ def test_a_file_written_before_optional_fields_existed_loads(tmp_path, estimate,
         loaded.summary()
 
 
+def test_a_file_from_before_the_learning_rate_drop_says_its_runs_did_not_drop(
+    tmp_path, estimate, rigorous
+):
+    for result in (estimate, rigorous):
+        assert result.settings["lr_drop"] == 1.0  # recorded
+        path, _ = _good_file(tmp_path, result)
+        envelope = json.loads(path.read_text())
+        del envelope["result"]["settings"]["lr_drop"]
+        path.write_text(json.dumps(envelope))
+        assert nmi.load(path).settings["lr_drop"] == 1.0
+
+
 @pytest.mark.parametrize("name", ["mi", "history", "settings", "units"])
 def test_a_file_missing_a_required_field_is_damaged_and_named(tmp_path, estimate, name):
     path, _ = _good_file(tmp_path, estimate)

@@ -45,6 +45,7 @@ SAMPLES = {
     "batch_size": (32, "32"),
     "lr": (0.01, "0.01"),
     "patience": (4, "4"),
+    "lr_drop": (0.5, "0.5"),
     "min_improvement": (0.01, "0.01"),
     "hidden_dim": (8, "8"),
     "n_layers": (1, "1"),
