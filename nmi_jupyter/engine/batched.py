@@ -93,7 +93,6 @@ class StackedAdam:
         self.exp_avg = [torch.zeros_like(p) for p in params]
         self.exp_avg_sq = [torch.zeros_like(p) for p in params]
         self.state_steps = [torch.tensor(0.0) for _ in params]  # as torch.optim.Adam keeps them
-        self.steps = 0
 
     @torch.no_grad()
     def step(
@@ -106,7 +105,6 @@ class StackedAdam:
         run.  Runs at the same rate step together; when rates differ, each rate's runs are
         gathered and stepped on their own, so a run's arithmetic is Adam at its own rate
         whatever the other runs of its stack do (the same numbers on any executor)."""
-        self.steps += 1
         scales = [1.0] if lr_scales is None else list(lr_scales)
         rates = sorted(set(scales))
         if len(rates) == 1:

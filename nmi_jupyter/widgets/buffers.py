@@ -95,9 +95,9 @@ class EventBuffer:
             trace.best_epoch = event.best_epoch
             trace.epochs_since_best = event.epochs_since_best
             trace.lr_dropped = event.lr_dropped
-            if event.patience:  # events from an engine that counts the stall itself
+            if event.patience:  # the engine counted the stall (after a drop: from the drop)
                 trace.stalled, trace.patience = event.stalled, event.patience
-            else:
+            else:  # an event built without the count (older code, hand-made events)
                 trace.stalled = event.epochs_since_best
             trace.elapsed = event.elapsed
             self.current = event.run_id

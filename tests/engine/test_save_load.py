@@ -180,6 +180,9 @@ def test_a_file_from_before_the_learning_rate_drop_says_its_runs_did_not_drop(
         assert result.settings["lr_drop"] == 1.0  # recorded
         path, _ = _good_file(tmp_path, result)
         envelope = json.loads(path.read_text())
+        envelope["result"]["settings"]["lr_drop"] = 0.5  # a value given is kept
+        path.write_text(json.dumps(envelope))
+        assert nmi.load(path).settings["lr_drop"] == 0.5
         del envelope["result"]["settings"]["lr_drop"]
         path.write_text(json.dumps(envelope))
         assert nmi.load(path).settings["lr_drop"] == 1.0
