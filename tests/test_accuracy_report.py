@@ -49,3 +49,30 @@ def test_only_gammas_is_the_analysis_with_those_gammas():
     assert [r[2] for r in runs] == pytest.approx([r[2] for r in trained], rel=1e-5)
     assert dropped.interval == pytest.approx(fewer.interval, rel=1e-4)
     assert recalibrate.training_samples(dropped.runs) < recalibrate.training_samples(full.runs)
+
+
+def test_error_sources_separates_analysis_spread_data_spread_and_bias():
+    """benchmarks/accuracy/error_sources.py: made-up analyses of two samples, two each."""
+    sources = pytest.importorskip("error_sources")
+
+    def row(data_seed, mi):
+        return {
+            "case": "c", "truth": 2.0, "data_seed": data_seed, "mi": mi, "lo": mi - 0.15,
+            "hi": mi + 0.15, "reliable": mi < 2.2, "se_fit": 0.02, "se_data": 0.04,
+            "se_model": 0.06,
+        }  # fmt: skip
+
+    # Sample 0 reads 2.1 and 2.3, sample 1 reads 1.9 and 2.1: bias +0.1 bits (5 % of the
+    # truth); within a sample the analyses differ by 0.2 (variance 0.02); the samples'
+    # means (2.2, 2.0) by 0.2 (variance 0.02, of which 0.01 is the analyses' spread that
+    # a mean of two keeps), so the samples themselves vary by 0.01 (sd 0.1).
+    s = sources.decompose([row(0, 2.1), row(0, 2.3), row(1, 1.9), row(1, 2.1)])
+    assert s["bias"] == pytest.approx(0.05)
+    assert s["rmse"] == pytest.approx(math.sqrt((0.01 + 0.09 + 0.01 + 0.01) / 4) / 2)
+    assert s["sd_analysis"] == pytest.approx(math.sqrt(0.02) / 2)
+    assert s["sd_data"] == pytest.approx(0.1 / 2)
+    assert s["rmse_mean"] == pytest.approx(math.sqrt(0.02) / 2)
+    assert (s["covered"], s["reliable"], s["per_sample"]) == (3, 3, 2)
+    assert s["se_model"] == pytest.approx(0.03)
+    assert s["half_width"] == pytest.approx(0.075)
+    assert "+5.0" in sources.table([row(0, 2.1), row(0, 2.3), row(1, 1.9), row(1, 2.1)])
