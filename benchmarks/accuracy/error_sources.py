@@ -4,6 +4,7 @@
     OMP_NUM_THREADS=1 python benchmarks/accuracy/error_sources.py --cases 'gauss_d5*' \\
         --data-seeds 0,1,2 --analysis-seeds 100,101 --json out.json
     python benchmarks/accuracy/error_sources.py --load out.json       # the table again
+    OMP_NUM_THREADS=1 python benchmarks/accuracy/error_sources.py --set n_layers=1  # another critic
 
 For each case (the accuracy suite's, by name, ``cases.py``; ``showcase`` is the reference
 library's showcase, ``nonlinear_latent(2000, 10, 100, 3)``), every data seed d and every
@@ -35,6 +36,7 @@ import warnings
 
 import numpy as np
 from cases import DEFAULT, QUICK, Case, latent  # this script's folder is on sys.path
+from run import parse_settings
 
 import nmi_jupyter as nmi
 
@@ -57,14 +59,22 @@ DEFAULT_CASES = (
 )
 
 
-def analyse(case: Case, data_seed: int, analysis_seed: int, estimator: str) -> dict:
-    """One analysis of one sample: its numbers (bits) and the interval's terms."""
+def analyse(
+    case: Case, data_seed: int, analysis_seed: int, estimator: str, settings: dict | None = None
+) -> dict:
+    """One analysis of one sample (``settings``: options on top of the case's): its numbers
+    (bits) and the interval's terms."""
     x, y = case.generate(data_seed)
     start = time.process_time()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         rr = nmi.rigorous(
-            x, y, seed=analysis_seed, estimator=estimator, device="cpu", **case.options
+            x,
+            y,
+            seed=analysis_seed,
+            estimator=estimator,
+            device="cpu",
+            **{**case.options, **(settings or {})},
         )
     fit = rr.fit
     lo, hi = rr.interval
@@ -164,6 +174,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--data-seeds", default="0,1,2,3,4")
     parser.add_argument("--analysis-seeds", default="100,101,102,103")
     parser.add_argument("--estimator", default="infonce")
+    parser.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="an option given to every rigorous() call (a Python literal); repeatable",
+    )
     parser.add_argument("--json", help="write every analysis here")
     parser.add_argument("--load", help="print the table of a --json file and stop")
     args = parser.parse_args(argv)
@@ -173,11 +190,12 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     data_seeds = [int(s) for s in args.data_seeds.split(",")]
     analysis_seeds = [int(s) for s in args.analysis_seeds.split(",")]
+    settings = parse_settings(args.set)
     rows: list[dict] = []
     for case in _selected(args.cases):
         for d in data_seeds:
             for a in analysis_seeds:
-                row = analyse(case, d, a, args.estimator)
+                row = analyse(case, d, a, args.estimator, settings)
                 rows.append(row)
                 print(
                     f"{case.name:<27} data {d:>3} analysis {a:>4}: {row['mi']:.3f} bits "

@@ -258,6 +258,18 @@ def _finite(value: object) -> object:
     return value
 
 
+def parse_settings(items: list[str]) -> dict:
+    """``--set NAME=VALUE`` items as options: each value a Python literal, else a string."""
+    settings = {}
+    for item in items:
+        name, _, value = item.partition("=")
+        try:
+            settings[name.strip()] = ast.literal_eval(value.strip())
+        except (ValueError, SyntaxError):
+            settings[name.strip()] = value.strip()
+    return settings
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -293,13 +305,7 @@ def main(argv: list[str] | None = None) -> int:
     estimators = [e.strip() for e in args.estimators.split(",") if e.strip()]
     seeds = [int(s) for s in args.seeds.split(",") if s.strip()]
     cases = QUICK if args.quick else DEFAULT
-    settings = {}
-    for item in args.set:
-        name, _, value = item.partition("=")
-        try:
-            settings[name.strip()] = ast.literal_eval(value.strip())
-        except (ValueError, SyntaxError):
-            settings[name.strip()] = value.strip()
+    settings = parse_settings(args.set)
     if args.cases:
         wanted = [w.strip() for w in args.cases.split(",") if w.strip()]
         cases = tuple(c for c in cases if any(fnmatch.fnmatchcase(c.name, w) for w in wanted))
