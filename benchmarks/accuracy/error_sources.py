@@ -1,6 +1,6 @@
 """Where a rigorous estimate's error comes from: the analysis, the data sample, or bias.
 
-    OMP_NUM_THREADS=1 python benchmarks/accuracy/error_sources.py            # about 30 minutes
+    OMP_NUM_THREADS=1 python benchmarks/accuracy/error_sources.py            # about 40 minutes
     OMP_NUM_THREADS=1 python benchmarks/accuracy/error_sources.py --cases 'gauss_d5*' \\
         --data-seeds 0,1,2 --analysis-seeds 100,101 --json out.json
     python benchmarks/accuracy/error_sources.py --load out.json       # the table again
@@ -10,7 +10,8 @@ For each case (the accuracy suite's, by name, ``cases.py``; ``showcase`` is the 
 library's showcase, ``nonlinear_latent(2000, 10, 100, 3)``), every data seed d and every
 analysis seed a, it runs ``nmi.rigorous(x_d, y_d, seed=a, estimator=..., device="cpu")``:
 the same sample analysed with other master orders, initialisations and minibatches, and
-other samples.  From the corrected MI of the D x A analyses (bits) it prints, per case:
+other samples.  From the corrected MI of the D x A analyses (bits) it prints, per case (in %
+of the truth; the spreads need A >= 2):
 
 * ``bias``: mean error over all analyses; ``rmse``: root mean squared error;
 * ``sd analysis``: spread between analyses of one sample (pooled within data seeds);
