@@ -196,7 +196,11 @@ def main(argv: list[str] | None = None) -> int:
     for case in _selected(args.cases):
         for d in data_seeds:
             for a in analysis_seeds:
-                row = analyse(case, d, a, args.estimator, settings)
+                try:
+                    row = analyse(case, d, a, args.estimator, settings)
+                except nmi.NeuralMIError as error:  # a wrong option or data: say so, stop
+                    where = f"{case.name}, data seed {d}, analysis seed {a}"
+                    raise SystemExit(f"{where}: {error}") from None
                 rows.append(row)
                 print(
                     f"{case.name:<27} data {d:>3} analysis {a:>4}: {row['mi']:.3f} bits "
