@@ -1,6 +1,6 @@
 """Where a rigorous estimate's error comes from: the analysis, the data sample, or bias.
 
-    OMP_NUM_THREADS=1 python benchmarks/accuracy/error_sources.py            # about 40 minutes (SMILE 55)
+    OMP_NUM_THREADS=1 python benchmarks/accuracy/error_sources.py  # about 40 minutes; SMILE 55
     OMP_NUM_THREADS=1 python benchmarks/accuracy/error_sources.py --cases 'gauss_d5*' \\
         --data-seeds 0,1,2 --analysis-seeds 100,101 --json out.json
     python benchmarks/accuracy/error_sources.py --load out.json       # the table again
