@@ -76,3 +76,13 @@ def test_error_sources_separates_analysis_spread_data_spread_and_bias():
     assert s["se_model"] == pytest.approx(0.03)
     assert s["half_width"] == pytest.approx(0.075)
     assert "+5.0" in sources.table([row(0, 2.1), row(0, 2.3), row(1, 1.9), row(1, 2.1)])
+
+
+def test_error_sources_saves_strict_json_and_reads_its_nulls_back(tmp_path):
+    sources = pytest.importorskip("error_sources")
+    path = str(tmp_path / "rows.json")
+    row = {"case": "c", "mi": 6.0, "lo": 5.8, "hi": math.inf, "se_model": math.nan}
+    sources._save(path, [row])
+    assert "Infinity" not in open(path).read() and "NaN" not in open(path).read()
+    back = sources._load(path)[0]
+    assert back["hi"] == math.inf and math.isnan(back["se_model"]) and back["lo"] == 5.8

@@ -37,9 +37,10 @@ import warnings
 
 import numpy as np
 from cases import DEFAULT, QUICK, Case, latent  # this script's folder is on sys.path
-from run import parse_settings
+from run import _finite, parse_settings
 
 import nmi_jupyter as nmi
+from nmi_jupyter.engine.results import write_atomically
 
 #: The suite's cases by name, and the showcase.
 CASES: dict[str, Case] = {c.name: c for c in (*DEFAULT, *QUICK)}
@@ -159,6 +160,33 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
+def _save(path: str, rows: list[dict]) -> None:
+    """``rows`` as strict JSON (NaN and infinite numbers as null), written atomically."""
+    write_atomically(path, json.dumps(_finite(rows)))
+
+
+def _load(path: str) -> list[dict]:
+    """Rows saved by :func:`_save`, with their nulls read back (an interval's missing
+    ends as infinite, other numbers as NaN)."""
+    try:
+        with open(path) as f:
+            rows = json.load(f)
+    except (OSError, ValueError) as error:
+        raise SystemExit(f"Cannot read {path!r} as saved by --json: {error}") from None
+    for row in rows:
+        for key, value in row.items():
+            if value is None:
+                row[key] = {"lo": -math.inf, "hi": math.inf}.get(key, math.nan)
+    return rows
+
+
+def _seeds(text: str, flag: str) -> list[int]:
+    try:
+        return [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise SystemExit(f"{flag} takes comma-separated integers, not {text!r}") from None
+
+
 def _selected(patterns: str) -> list[Case]:
     chosen = []
     for pattern in patterns.split(","):
@@ -186,11 +214,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--load", help="print the table of a --json file and stop")
     args = parser.parse_args(argv)
     if args.load:
-        with open(args.load) as f:
-            print(table(json.load(f)))
+        print(table(_load(args.load)))
         return 0
-    data_seeds = [int(s) for s in args.data_seeds.split(",")]
-    analysis_seeds = [int(s) for s in args.analysis_seeds.split(",")]
+    data_seeds = _seeds(args.data_seeds, "--data-seeds")
+    analysis_seeds = _seeds(args.analysis_seeds, "--analysis-seeds")
     settings = parse_settings(args.set)
     rows: list[dict] = []
     for case in _selected(args.cases):
@@ -208,9 +235,8 @@ def main(argv: list[str] | None = None) -> int:
                     f"{'reliable' if row['reliable'] else 'flagged'} {row['cpu']:.0f} s",
                     flush=True,
                 )
-        if args.json:
-            with open(args.json, "w") as f:
-                json.dump(rows, f)
+        if args.json:  # after every case, so an interrupted run keeps what it did
+            _save(args.json, rows)
     print()
     print(table(rows))
     return 0
