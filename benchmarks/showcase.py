@@ -12,6 +12,7 @@ mean |error|, seeds within 5 %, reliable count, coverage.
     OMP_NUM_THREADS=1 python benchmarks/showcase.py --levers default,sn,layers1  # a few
     OMP_NUM_THREADS=1 python benchmarks/showcase.py --seeds 0,1 --json out.json
     OMP_NUM_THREADS=1 python benchmarks/showcase.py --levers search,default --data tlatent
+    OMP_NUM_THREADS=1 python benchmarks/showcase.py --levers default --data softplus
 """
 
 from __future__ import annotations
@@ -22,6 +23,8 @@ import math
 import sys
 import time
 import warnings
+
+import numpy as np
 
 import nmi_jupyter as nmi
 
@@ -71,15 +74,36 @@ def _channels(zx, zy):
     return maps[0](zx), maps[1](zy)
 
 
+def _softplus_channels(zx, zy, hidden: int = 64):
+    """Each side's latent through a fixed random network with one softplus hidden layer
+    (LATENT_DIM -> hidden -> OUT_DIM, weights and biases uniform in +-1/sqrt(fan_in)): the
+    design of the reference library's own generator, milder than ``make_injective_map``.
+    Injective (both weight matrices have full column rank, softplus is strictly
+    increasing), so the MI is the latents'."""
+    out = []
+    for side, z in enumerate((zx, zy)):
+        rng = np.random.default_rng((777, side))
+        w1, b1 = rng.uniform(-1, 1, (hidden, LATENT_DIM)), rng.uniform(-1, 1, hidden)
+        w2, b2 = rng.uniform(-1, 1, (OUT_DIM, hidden)), rng.uniform(-1, 1, OUT_DIM)
+        w1, b1 = w1 / math.sqrt(LATENT_DIM), b1 / math.sqrt(LATENT_DIM)
+        w2, b2 = w2 / math.sqrt(hidden), b2 / math.sqrt(hidden)
+        out.append(np.logaddexp(0.0, z @ w1.T + b1) @ w2.T + b2)
+    return tuple(out)
+
+
 #: data -> seed -> (x, y), every one with I(X;Y) = TRUTH_BITS: the showcase (a Gaussian
 #: latent), a heavy-tailed latent (Student-t, df 5, scaled to unit spread) and a warped
-#: one (``generators.swirl`` of the Gaussian latent), each through the same channels.
+#: one (``generators.swirl`` of the Gaussian latent), each through the same channels; and
+#: the Gaussian latent through the milder softplus channels of the reference's design.
 DATA = {
     "showcase": lambda s: nmi.generators.nonlinear_latent(
         N, LATENT_DIM, OUT_DIM, TRUTH_BITS, seed=s
     ),
     "tlatent": lambda s: _channels(
         *[a / a.std() for a in nmi.generators.student_t(N, LATENT_DIM, TRUTH_BITS, df=5, seed=s)]
+    ),
+    "softplus": lambda s: _softplus_channels(
+        *nmi.generators.correlated_gaussians(N, LATENT_DIM, TRUTH_BITS, seed=s)
     ),
     "swirl": lambda s: _channels(
         *[

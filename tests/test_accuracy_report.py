@@ -86,3 +86,33 @@ def test_error_sources_saves_strict_json_and_reads_its_nulls_back(tmp_path):
     assert "Infinity" not in open(path).read() and "NaN" not in open(path).read()
     back = sources._load(path)[0]
     assert back["hi"] == math.inf and math.isnan(back["se_model"]) and back["lo"] == 5.8
+
+
+def test_showcase_softplus_channels_keep_the_latent_recoverable():
+    """The reference-design channels of benchmarks/showcase.py are fixed per side and
+    injective (full-rank Jacobian everywhere), so their data carry the latents' 3 bits."""
+    import numpy as np
+
+    sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+    showcase = pytest.importorskip("showcase")
+    x, y = showcase.DATA["softplus"](0)
+    x2, _ = showcase.DATA["softplus"](0)
+    assert x.shape == y.shape == (showcase.N, showcase.OUT_DIM)
+    np.testing.assert_array_equal(x, x2)
+    rng = np.random.default_rng(1)
+    for side in (0, 1):
+        z = rng.standard_normal((3, showcase.LATENT_DIM))
+        eps = 1e-6
+        for point in z:
+            jac = np.stack(
+                [
+                    (
+                        showcase._softplus_channels(*[point + eps * e] * 2)[side]
+                        - showcase._softplus_channels(*[point - eps * e] * 2)[side]
+                    )
+                    / (2 * eps)
+                    for e in np.eye(showcase.LATENT_DIM)
+                ],
+                axis=1,
+            )
+            assert np.linalg.matrix_rank(jac, tol=1e-6) == showcase.LATENT_DIM
