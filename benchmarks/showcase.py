@@ -13,6 +13,7 @@ mean |error|, seeds within 5 %, reliable count, coverage.
     OMP_NUM_THREADS=1 python benchmarks/showcase.py --seeds 0,1 --json out.json
     OMP_NUM_THREADS=1 python benchmarks/showcase.py --levers search,default --data tlatent
     OMP_NUM_THREADS=1 python benchmarks/showcase.py --levers default --data softplus
+    OMP_NUM_THREADS=1 python benchmarks/showcase.py --levers default --n 4000 --seeds 0,1,2
 """
 
 from __future__ import annotations
@@ -114,6 +115,12 @@ DATA = {
 }
 
 
+def set_samples(n: int) -> None:
+    """Make every data set of DATA draw ``n`` samples (the showcase's N = 2000 by default)."""
+    global N
+    N = n
+
+
 def run(lever: str, seed: int, data: str = "showcase") -> dict:
     x, y = DATA[data](seed)
     start = time.perf_counter()
@@ -160,7 +167,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--data", default="showcase", choices=list(DATA), help="which latent through the channels"
     )
+    parser.add_argument(
+        "--n", type=int, default=N, help=f"samples per data set (default {N}, the showcase's)"
+    )
     args = parser.parse_args(argv)
+    if args.n < 200:
+        parser.error(f"--n must be at least 200 (10 chunks of 20 samples), not {args.n}")
+    set_samples(args.n)
     levers = args.levers.split(",")
     unknown = [name for name in levers if name not in LEVERS]
     if unknown:
