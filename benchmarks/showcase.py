@@ -28,6 +28,7 @@ import warnings
 import numpy as np
 
 import nmi_jupyter as nmi
+from nmi_jupyter.engine.errors import NeuralMIError
 
 TRUTH_BITS = 3.0
 N, LATENT_DIM, OUT_DIM = 2000, 10, 100
@@ -171,8 +172,8 @@ def main(argv: list[str] | None = None) -> int:
         "--n", type=int, default=N, help=f"samples per data set (default {N}, the showcase's)"
     )
     args = parser.parse_args(argv)
-    if args.n < 200:
-        parser.error(f"--n must be at least 200 (10 chunks of 20 samples), not {args.n}")
+    if args.n < 1:
+        parser.error(f"--n must be a positive number of samples, not {args.n}")
     set_samples(args.n)
     levers = args.levers.split(",")
     unknown = [name for name in levers if name not in LEVERS]
@@ -191,7 +192,10 @@ def main(argv: list[str] | None = None) -> int:
     for lever in levers:
         rows = []
         for seed in seeds:
-            r = run(lever, seed, args.data)
+            try:
+                r = run(lever, seed, args.data)
+            except NeuralMIError as err:  # too few samples, a bad option: one sentence
+                parser.error(f"{lever}, seed {seed}, N = {N}: {err}")
             rows.append(r)
             print(
                 f"{lever:<10} {seed:>4} {r['mi']:6.3f} [{r['lo']:6.3f}, {r['hi']:6.3f}] "
