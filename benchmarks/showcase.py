@@ -28,7 +28,6 @@ import warnings
 import numpy as np
 
 import nmi_jupyter as nmi
-from nmi_jupyter.engine.errors import NeuralMIError
 
 TRUTH_BITS = 3.0
 N, LATENT_DIM, OUT_DIM = 2000, 10, 100
@@ -93,37 +92,32 @@ def _softplus_channels(zx, zy, hidden: int = 64):
     return tuple(out)
 
 
-#: data -> seed -> (x, y), every one with I(X;Y) = TRUTH_BITS: the showcase (a Gaussian
-#: latent), a heavy-tailed latent (Student-t, df 5, scaled to unit spread) and a warped
-#: one (``generators.swirl`` of the Gaussian latent), each through the same channels; and
-#: the Gaussian latent through the milder softplus channels of the reference's design.
+#: data -> (seed, n) -> (x, y) of n samples (the showcase's N by default), every one with
+#: I(X;Y) = TRUTH_BITS: the showcase (a Gaussian latent), a heavy-tailed latent (Student-t,
+#: df 5, scaled to unit spread) and a warped one (``generators.swirl`` of the Gaussian
+#: latent), each through the same channels; and the Gaussian latent through the milder
+#: softplus channels of the reference's design.
 DATA = {
-    "showcase": lambda s: nmi.generators.nonlinear_latent(
-        N, LATENT_DIM, OUT_DIM, TRUTH_BITS, seed=s
+    "showcase": lambda s, n=N: nmi.generators.nonlinear_latent(
+        n, LATENT_DIM, OUT_DIM, TRUTH_BITS, seed=s
     ),
-    "tlatent": lambda s: _channels(
-        *[a / a.std() for a in nmi.generators.student_t(N, LATENT_DIM, TRUTH_BITS, df=5, seed=s)]
+    "tlatent": lambda s, n=N: _channels(
+        *[a / a.std() for a in nmi.generators.student_t(n, LATENT_DIM, TRUTH_BITS, df=5, seed=s)]
     ),
-    "softplus": lambda s: _softplus_channels(
-        *nmi.generators.correlated_gaussians(N, LATENT_DIM, TRUTH_BITS, seed=s)
+    "softplus": lambda s, n=N: _softplus_channels(
+        *nmi.generators.correlated_gaussians(n, LATENT_DIM, TRUTH_BITS, seed=s)
     ),
-    "swirl": lambda s: _channels(
+    "swirl": lambda s, n=N: _channels(
         *[
             nmi.generators.swirl(a, 1.0)
-            for a in nmi.generators.correlated_gaussians(N, LATENT_DIM, TRUTH_BITS, seed=s)
+            for a in nmi.generators.correlated_gaussians(n, LATENT_DIM, TRUTH_BITS, seed=s)
         ]
     ),
 }
 
 
-def set_samples(n: int) -> None:
-    """Make every data set of DATA draw ``n`` samples (the showcase's N = 2000 by default)."""
-    global N
-    N = n
-
-
-def run(lever: str, seed: int, data: str = "showcase") -> dict:
-    x, y = DATA[data](seed)
+def run(lever: str, seed: int, data: str = "showcase", n: int = N) -> dict:
+    x, y = DATA[data](seed, n)
     start = time.perf_counter()
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
@@ -174,7 +168,6 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.n < 1:
         parser.error(f"--n must be a positive number of samples, not {args.n}")
-    set_samples(args.n)
     levers = args.levers.split(",")
     unknown = [name for name in levers if name not in LEVERS]
     if unknown:
@@ -182,7 +175,7 @@ def main(argv: list[str] | None = None) -> int:
     seeds = [int(s) for s in args.seeds.split(",")]
     print(
         f"truth {TRUTH_BITS} bits; {args.data} latent ({LATENT_DIM}-d) through {OUT_DIM} "
-        f"channels, N = {N}"
+        f"channels, N = {args.n}"
     )
     print(
         f"{'lever':<10} {'seed':>4} {'MI':>6} {'interval':>15} {'rel':>3} "
@@ -193,9 +186,9 @@ def main(argv: list[str] | None = None) -> int:
         rows = []
         for seed in seeds:
             try:
-                r = run(lever, seed, args.data)
-            except NeuralMIError as err:  # too few samples, a bad option: one sentence
-                parser.error(f"{lever}, seed {seed}, N = {N}: {err}")
+                r = run(lever, seed, args.data, args.n)
+            except nmi.NeuralMIError as err:  # too few samples, a bad option: one sentence
+                parser.error(f"{lever}, seed {seed}, N = {args.n}: {err}")
             rows.append(r)
             print(
                 f"{lever:<10} {seed:>4} {r['mi']:6.3f} [{r['lo']:6.3f}, {r['hi']:6.3f}] "
